@@ -1,0 +1,1 @@
+"""Engagements: tracks each engagement from opening to close, with its milestones and deadlines."""

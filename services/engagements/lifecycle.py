@@ -1,0 +1,303 @@
+"""What an engagement may do next: each tier's milestones, how engagements close, the recommendations of an
+Organizational Assessment, and the deadlines of milestones. Pure rules; the only I/O is reading the deadlines
+file.
+
+An engagement's status is the last milestone it reached. It moves one milestone forward at a time, never back,
+and ends in `closed`, which is terminal and reached only through `close()` with an outcome: `completed` from the
+tier's last milestone, and `withdrawn`, `escalated` or `declined` from any open status (work can stop early;
+it cannot finish early).
+"""
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, PositiveInt, ValidationError, ValidationInfo, field_validator
+
+from shared.contract.catalog import CriticalAssistance, Tier
+
+
+class Milestone(StrEnum):
+    ACCEPTED = "accepted"
+    # CRI-TAC
+    SCOPING = "scoping"
+    DELIVERY = "delivery"
+    CLOSEOUT = "closeout"
+    # Critical Response
+    FIRST_CONTACT = "first_contact"
+    ASSISTANCE_DELIVERED = "assistance_delivered"
+    REPORT_DELIVERED = "report_delivered"
+    # Organizational Assessment
+    KICKOFF = "kickoff"
+    ASSESSMENT = "assessment"
+    FINDINGS_AND_RECOMMENDATIONS = "findings_and_recommendations"
+    IMPLEMENTATION_MONITORING = "implementation_monitoring"
+    PROGRESS_REPORT = "progress_report"
+    FINAL_REPORT = "final_report"
+    # Every tier's terminal status; only close() reaches it, because closing needs an outcome.
+    CLOSED = "closed"
+
+
+# Each tier's statuses in order; `closed` follows the last one.
+LIFECYCLES: dict[Tier, tuple[Milestone, ...]] = {
+    Tier.CRI_TAC: (Milestone.ACCEPTED, Milestone.SCOPING, Milestone.DELIVERY, Milestone.CLOSEOUT),
+    Tier.CRITICAL_RESPONSE: (
+        Milestone.ACCEPTED,
+        Milestone.FIRST_CONTACT,
+        Milestone.ASSISTANCE_DELIVERED,
+        Milestone.REPORT_DELIVERED,
+    ),
+    Tier.ORGANIZATIONAL_ASSESSMENT: (
+        Milestone.KICKOFF,
+        Milestone.ASSESSMENT,
+        Milestone.FINDINGS_AND_RECOMMENDATIONS,
+        Milestone.IMPLEMENTATION_MONITORING,
+        Milestone.FINAL_REPORT,
+    ),
+}
+
+# Updates recorded any number of times while in a status, leaving the status as it is.
+_UPDATES: dict[tuple[Tier, Milestone], Milestone] = {
+    (Tier.ORGANIZATIONAL_ASSESSMENT, Milestone.IMPLEMENTATION_MONITORING): Milestone.PROGRESS_REPORT,
+}
+
+# An assessment is opened by its kickoff meeting with the agency, so for that tier first contact is the opening.
+_FIRST_CONTACT: dict[Tier, Milestone] = {
+    Tier.CRI_TAC: Milestone.SCOPING,
+    Tier.CRITICAL_RESPONSE: Milestone.FIRST_CONTACT,
+    Tier.ORGANIZATIONAL_ASSESSMENT: Milestone.KICKOFF,
+}
+
+_ASSISTANCE_KINDS = frozenset(CriticalAssistance)
+
+
+class Outcome(StrEnum):
+    COMPLETED = "completed"  # the work is done
+    WITHDRAWN = "withdrawn"  # the agency withdrew its request
+    ESCALATED = "escalated"  # moved along the continuum: an engagement of another tier carries on
+    # The program or provider stopped: no case for an objective after-action review, a site that will not
+    # commit to the recommendations.
+    DECLINED = "declined"
+
+
+class InvalidTransition(ValueError):
+    """A step the rules refuse; `allowed` lists what may be done instead from the same state."""
+
+    def __init__(self, reason: str, allowed: list[str]) -> None:
+        super().__init__(f"{reason} (allowed: {', '.join(allowed) or 'nothing'})")
+        self.reason = reason
+        self.allowed = allowed
+
+
+def initial_status(tier: Tier) -> str:
+    return LIFECYCLES[tier][0]
+
+
+def is_open(status: str) -> bool:
+    return status != Milestone.CLOSED
+
+
+def first_contact_milestone(tier: Tier) -> str:
+    """The milestone whose time counts as first contact with the agency, for the "time to first contact" metric."""
+    return _FIRST_CONTACT[tier]
+
+
+def allowed_next(tier: Tier, status: str) -> list[str]:
+    """Milestones that `record_milestone` accepts from `status`: the tier's next one, and any repeatable update."""
+    if status == Milestone.CLOSED:
+        return []
+    stages = LIFECYCLES[tier]
+    following = list(stages[_position(tier, status) + 1 :][:1])
+    update = _UPDATES.get((tier, status))
+    return [update, *following] if update else following
+
+
+def record_milestone(tier: Tier, status: str, milestone: str, *, detail: str | None = None) -> str:
+    """The status after recording `milestone`. Critical Response `assistance_delivered` needs the kind of
+    assistance as `detail`; CRI-TAC `closeout` needs the agency's feedback."""
+    allowed = allowed_next(tier, status)
+    if milestone not in allowed:
+        raise InvalidTransition(_refusal(tier, status, milestone), allowed)
+    if problem := _detail_problem(tier, milestone, detail):
+        raise InvalidTransition(problem, allowed)
+    return Milestone(status) if milestone == _UPDATES.get((tier, status)) else Milestone(milestone)
+
+
+def allowed_outcomes(tier: Tier, status: str) -> list[str]:
+    """Outcomes `close` accepts from `status`: all of them from the tier's last milestone, all but `completed`
+    before it."""
+    if status == Milestone.CLOSED:
+        return []
+    if _position(tier, status) == len(LIFECYCLES[tier]) - 1:
+        return list(Outcome)
+    return [outcome for outcome in Outcome if outcome is not Outcome.COMPLETED]
+
+
+def close(tier: Tier, status: str, outcome: str) -> str:
+    allowed = allowed_outcomes(tier, status)
+    if outcome in allowed:
+        return Milestone.CLOSED
+    if status == Milestone.CLOSED:
+        reason = "the engagement is already closed"
+    elif outcome not in list(Outcome):
+        reason = f"{outcome!r} is not an outcome"
+    else:
+        reason = f"completed needs {LIFECYCLES[tier][-1]} first; an engagement can stop early, not finish early"
+    raise InvalidTransition(reason, allowed)
+
+
+def _position(tier: Tier, status: str) -> int:
+    stages = LIFECYCLES[tier]
+    if status not in stages:
+        raise InvalidTransition(f"{status!r} is not a status of the {tier} lifecycle", [])
+    return stages.index(status)
+
+
+def _refusal(tier: Tier, status: str, milestone: str) -> str:
+    stages = LIFECYCLES[tier]
+    if status == Milestone.CLOSED:
+        return "the engagement is closed; nothing more can be recorded"
+    if milestone == Milestone.CLOSED:
+        return "an engagement is closed through close(), with an outcome"
+    if during := [s for (t, s), update in _UPDATES.items() if t == tier and update == milestone]:
+        return f"{milestone} is recorded only while in {', '.join(during)}"
+    if milestone not in stages:
+        return f"{milestone!r} is not a milestone of the {tier} lifecycle"
+    here, there = _position(tier, status), stages.index(milestone)
+    if there <= here:
+        return f"{milestone} was already reached; an engagement never goes back"
+    return f"{milestone} would skip {', '.join(stages[here + 1 : there])}"
+
+
+def _detail_problem(tier: Tier, milestone: str, detail: str | None) -> str | None:
+    # The kind of help is what Critical Response reports count; a CRI-TAC closeout is the agency's feedback.
+    kind_missing = detail not in _ASSISTANCE_KINDS
+    if (tier, milestone) == (Tier.CRITICAL_RESPONSE, Milestone.ASSISTANCE_DELIVERED) and kind_missing:
+        return f"assistance_delivered needs the kind of assistance as detail, one of: {', '.join(CriticalAssistance)}"
+    if (tier, milestone) == (Tier.CRI_TAC, Milestone.CLOSEOUT) and not (detail and detail.strip()):
+        return "closeout needs the agency's feedback as detail"
+    return None
+
+
+class RecommendationStatus(StrEnum):
+    PROPOSED = "proposed"
+    ACCEPTED = "accepted"  # the agency committed to it
+    IN_PROGRESS = "in_progress"
+    IMPLEMENTED = "implemented"
+    NOT_IMPLEMENTED = "not_implemented"  # the agency declined it, or did not carry it out
+    WITHDRAWN = "withdrawn"  # the assessors retracted it, e.g. superseded by another
+
+
+# The last three are final: they are what the final report states.
+_RECOMMENDATION_MOVES: dict[RecommendationStatus, tuple[RecommendationStatus, ...]] = {
+    RecommendationStatus.PROPOSED: (
+        RecommendationStatus.ACCEPTED,
+        RecommendationStatus.NOT_IMPLEMENTED,
+        RecommendationStatus.WITHDRAWN,
+    ),
+    RecommendationStatus.ACCEPTED: (
+        RecommendationStatus.IN_PROGRESS,
+        RecommendationStatus.IMPLEMENTED,
+        RecommendationStatus.NOT_IMPLEMENTED,
+        RecommendationStatus.WITHDRAWN,
+    ),
+    RecommendationStatus.IN_PROGRESS: (
+        RecommendationStatus.IMPLEMENTED,
+        RecommendationStatus.NOT_IMPLEMENTED,
+        RecommendationStatus.WITHDRAWN,
+    ),
+    RecommendationStatus.IMPLEMENTED: (),
+    RecommendationStatus.NOT_IMPLEMENTED: (),
+    RecommendationStatus.WITHDRAWN: (),
+}
+
+
+def change_recommendation(current: RecommendationStatus, new: RecommendationStatus) -> RecommendationStatus:
+    allowed = _RECOMMENDATION_MOVES[current]
+    if new not in allowed:
+        final = "" if allowed else f"; {current} is final"
+        raise InvalidTransition(f"a recommendation cannot go from {current} to {new}{final}", list(allowed))
+    return RecommendationStatus(new)
+
+
+def can_add_recommendations(tier: Tier, status: str) -> bool:
+    return tier is Tier.ORGANIZATIONAL_ASSESSMENT and status in (
+        Milestone.FINDINGS_AND_RECOMMENDATIONS,
+        Milestone.IMPLEMENTATION_MONITORING,
+    )
+
+
+DEFAULT_DEADLINES = Path(__file__).parent / "data" / "deadlines.yaml"
+
+
+class DeadlinePolicy(BaseModel):
+    """Days allowed to reach each milestone, per tier (fields are named after the tiers). A milestone left out
+    has no deadline; `closed` may be given, counted from the tier's last milestone."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cri_tac: dict[Milestone, PositiveInt]
+    critical_response: dict[Milestone, PositiveInt]
+    organizational_assessment: dict[Milestone, PositiveInt]
+
+    @field_validator("*")
+    @classmethod
+    def _only_milestones_that_fall_due(cls, days: dict[Milestone, int], info: ValidationInfo) -> dict[Milestone, int]:
+        tier = Tier(info.field_name)
+        stages = LIFECYCLES[tier]
+        can_fall_due = [*stages[1:], *(u for (t, _), u in _UPDATES.items() if t == tier), Milestone.CLOSED]
+        if wrong := [m for m in days if m not in can_fall_due]:
+            raise ValueError(f"{', '.join(wrong)}: no such deadline in {tier}; expected {', '.join(can_fall_due)}")
+        return days
+
+    def days(self, tier: Tier) -> dict[Milestone, int]:
+        return getattr(self, tier.value)
+
+
+class DeadlineFileError(ValueError):
+    """The deadlines file is not a valid policy; the message names the file, line and key of each problem."""
+
+
+def load_deadlines(path: Path) -> DeadlinePolicy:
+    text = path.read_text(encoding="utf-8")
+    try:
+        tree = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark
+        raise DeadlineFileError(f"{path}:{mark.line + 1}:{mark.column + 1}: {error.problem}") from None
+    try:
+        return DeadlinePolicy.model_validate(yaml.safe_load(text))
+    except ValidationError as error:
+        problems = [
+            f"{path}{_line_of(tree, e['loc'])}: {'.'.join(map(str, e['loc'])) or 'file'}: {e['msg']}"
+            for e in error.errors()
+        ]
+        raise DeadlineFileError("\n".join(problems)) from None
+
+
+def _line_of(node: Any, loc: tuple[str | int, ...]) -> str:
+    """':<line>' of the deepest key of `loc` found in the YAML tree, '' when not even the first is there."""
+    line = ""
+    for key in loc:
+        if not isinstance(node, yaml.MappingNode):
+            break
+        entry = next(((k, v) for k, v in node.value if k.value == key), None)
+        if entry is None:
+            break
+        key_node, node = entry
+        line = f":{key_node.start_mark.line + 1}"
+    return line
+
+
+def next_deadline(policy: DeadlinePolicy, tier: Tier, status: str, since: datetime) -> tuple[str, datetime] | None:
+    """The milestone due soonest from `status`, and when, counted from `since`: the time the engagement last
+    recorded a milestone (a progress report counts, so each one restarts the clock of the next). None when
+    closed or when nothing due has a deadline."""
+    due = allowed_next(tier, status)
+    if status == LIFECYCLES[tier][-1]:
+        due.append(Milestone.CLOSED)
+    days = policy.days(tier)
+    deadlines = [(milestone, since + timedelta(days=days[milestone])) for milestone in due if milestone in days]
+    return min(deadlines, key=lambda deadline: deadline[1], default=None)

@@ -1,0 +1,1 @@
+"""Intake: accepts requests for assistance over HTTP and Kafka, durably, once."""

@@ -1,0 +1,83 @@
+"""Intake's HTTP API, version 1: submit a request for assistance, read its status."""
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Header, HTTPException, Request, Response, status
+from pydantic import BaseModel, Field
+
+from services.intake import store
+from services.intake.settings import IntakeSettings
+from shared.contract.requests import RequestForAssistance
+from shared.outbox import unit_of_work
+from shared.service import runtime_of
+
+router = APIRouter(prefix="/v1", tags=["requests"])
+
+
+class Accepted(BaseModel):
+    request_id: UUID
+    status_url: str
+    replayed: bool = Field(description="True when this answers an earlier identical submission.")
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    status: str
+    detail: dict
+
+
+class RequestStatus(BaseModel):
+    request_id: UUID
+    status: str = Field(examples=["routed"])
+    agency_name: str
+    channel: str
+    submitted_at: datetime
+    updated_at: datetime
+    tier: str | None
+    provider_id: str | None
+    provider_name: str | None
+    engagement_id: UUID | None
+    timeline: list[TimelineEntry]
+
+
+@router.post(
+    "/requests",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    responses={409: {"description": "Idempotency key reused with a different body"}},
+)
+async def submit_request(
+    body: RequestForAssistance,
+    request: Request,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> Accepted:
+    """Accept a request for assistance. It is recorded with its RequestSubmitted event in one transaction."""
+    runtime = runtime_of(request)
+    settings: IntakeSettings = runtime.settings  # type: ignore[assignment]
+    try:
+        async with unit_of_work(runtime.pool) as uow:
+            acceptance = await store.accept(
+                uow, body, "http", idempotency_key=idempotency_key, key_ttl=settings.idempotency_key_ttl
+            )
+    except store.IdempotencyConflict:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, detail="Idempotency-Key was already used with a different request body"
+        ) from None
+    status_url = f"{settings.public_base_url}/v1/requests/{acceptance.request_id}"
+    response.headers["Location"] = status_url
+    if acceptance.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return Accepted(request_id=acceptance.request_id, status_url=status_url, replayed=acceptance.replayed)
+
+
+@router.get("/requests/{request_id}", response_model=RequestStatus, responses={404: {"description": "Unknown request"}})
+async def get_request_status(request_id: UUID, request: Request) -> RequestStatus:
+    """Where a request is: submitted, routed (tier and provider), engagement opened, milestones, closed."""
+    async with runtime_of(request).pool.acquire() as conn:
+        found = await store.load_status(conn, request_id)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no request {request_id}")
+    return RequestStatus.model_validate(found)

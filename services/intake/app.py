@@ -1,0 +1,61 @@
+"""Intake's composition root: HTTP API, inbound topic, and the status read model fed by downstream events."""
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.intake import api, store
+from services.intake.inbound import InboundSubmissions
+from services.intake.settings import IntakeSettings
+from services.intake.status import status_change
+from shared.consumer import EventHandler
+from shared.contract import topics
+from shared.contract.envelope import Envelope, EventData
+from shared.contract.events import (
+    EngagementClosed,
+    EngagementEscalated,
+    EngagementOpened,
+    MilestoneReached,
+    RequestNeedsReview,
+    RequestQueued,
+    RequestRouted,
+)
+from shared.outbox import UnitOfWork
+from shared.service import ServiceRuntime, create_service_app
+
+
+async def _track_status(uow: UnitOfWork, envelope: Envelope, event: EventData) -> None:
+    change = status_change(event)
+    if change is not None:
+        await store.record_status(uow.conn, envelope, event.request_id, change)  # type: ignore[attr-defined]
+
+
+_STATUS_EVENTS: dict[type[EventData], EventHandler] = {
+    model: _track_status
+    for model in (
+        RequestRouted,
+        RequestNeedsReview,
+        RequestQueued,
+        EngagementOpened,
+        MilestoneReached,
+        EngagementEscalated,
+        EngagementClosed,
+    )
+}
+
+
+def create_app(settings: IntakeSettings | None = None) -> FastAPI:
+    settings = settings or IntakeSettings()
+    runtime = ServiceRuntime(store.SOURCE, settings, Path(__file__).parent / "migrations")
+    runtime.consume([topics.REQUESTS, topics.ENGAGEMENTS], _STATUS_EVENTS)
+    runtime.consume_records(
+        [topics.INBOUND_SUBMISSIONS], "cri-intake-inbound", lambda pool: InboundSubmissions(pool, settings)
+    )
+
+    app = create_service_app(
+        runtime,
+        title="CRI Exchange intake",
+        description="Accepts requests for assistance from agencies and other systems, durably and once.",
+    )
+    app.include_router(api.router)
+    return app

@@ -1,0 +1,100 @@
+"""Kafka intake: other systems put requests on the inbound topic; valid ones are accepted as if posted,
+invalid ones are answered on the rejection topic with the publisher's correlation id and field errors."""
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from uuid import UUID, uuid5
+
+import asyncpg
+from aiokafka.structs import ConsumerRecord
+from pydantic import ValidationError
+
+from services.intake import store
+from services.intake.settings import IntakeSettings
+from shared.contract.envelope import Envelope
+from shared.contract.events import FieldError, SubmissionRejected
+from shared.contract.requests import RequestForAssistance
+from shared.outbox import UnitOfWork, unit_of_work
+
+_REJECTION_NAMESPACE = UUID("0b6c4a52-5f0e-4d7e-a1c9-2f5e8a9d3b17")
+
+
+class InboundSubmissions:
+    service = store.SOURCE
+
+    def __init__(self, pool: asyncpg.Pool, settings: IntakeSettings) -> None:
+        self._pool = pool
+        self._settings = settings
+        self.accepted = 0
+        self.rejected = 0
+
+    async def apply_batch(self, records: Sequence[ConsumerRecord]) -> None:
+        async with unit_of_work(self._pool) as uow:
+            for record in records:
+                await self._apply(uow, record)
+
+    async def _apply(self, uow: UnitOfWork, record: ConsumerRecord) -> None:
+        headers = {k: v.decode("utf-8", "replace") for k, v in (record.headers or ())}
+        value = record.value or b""
+        if len(value) > self._settings.max_body_bytes:
+            self._reject(
+                uow,
+                record,
+                headers,
+                [
+                    FieldError(
+                        loc=[], msg=f"message is larger than {self._settings.max_body_bytes} bytes", type="too_large"
+                    )
+                ],
+            )
+            return
+        try:
+            request = RequestForAssistance.model_validate_json(value)
+        except ValidationError as exc:
+            errors = [
+                FieldError(loc=list(e["loc"]), msg=e["msg"], type=e["type"]) for e in exc.errors(include_url=False)
+            ]
+            self._reject(uow, record, headers, errors)
+            return
+        # A redelivered record carries the same position, hence the same key: it is recognised, not doubled.
+        key = headers.get("idempotency-key") or f"kafka:{record.topic}:{record.partition}:{record.offset}"
+        try:
+            await store.accept(
+                uow,
+                request,
+                "kafka",
+                idempotency_key=key,
+                key_ttl=self._settings.idempotency_key_ttl,
+                correlation_id=headers.get("correlation-id"),
+            )
+        except store.IdempotencyConflict:
+            self._reject(
+                uow,
+                record,
+                headers,
+                [
+                    FieldError(
+                        loc=["headers", "idempotency-key"],
+                        msg="key already used with a different request",
+                        type="idempotency_conflict",
+                    )
+                ],
+            )
+            return
+        self.accepted += 1
+
+    def _reject(
+        self, uow: UnitOfWork, record: ConsumerRecord, headers: dict[str, str], errors: list[FieldError]
+    ) -> None:
+        correlation_id = headers.get("correlation-id")
+        rejection = SubmissionRejected(
+            submission_key=record.key.decode("utf-8", "replace") if record.key else None,
+            publisher_correlation_id=correlation_id,
+            errors=errors,
+            rejected_at=datetime.now(UTC),
+        )
+        envelope = Envelope.wrap(rejection, source=self.service, correlation_id=correlation_id or "inbound-rejection")
+        # One answer per inbound record, however often it is redelivered.
+        event_id = uuid5(_REJECTION_NAMESPACE, f"{record.topic}:{record.partition}:{record.offset}")
+        uow.publish(envelope.model_copy(update={"event_id": event_id}))
+        self.rejected += 1

@@ -1,0 +1,11 @@
+from datetime import timedelta
+
+from pydantic import Field
+
+from shared.settings import ServiceSettings
+
+
+class IntakeSettings(ServiceSettings):
+    idempotency_key_ttl: timedelta = Field(default=timedelta(hours=24), description="How long keys are kept.")
+    max_body_bytes: int = Field(default=64 * 1024, description="Larger request bodies are refused with 413.")
+    public_base_url: str = Field(default="", description="Prefix of status URLs; empty means relative URLs.")

@@ -1,0 +1,145 @@
+"""Intake's PostgreSQL edge: the requests table, its timeline and the idempotency keys."""
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+from uuid import UUID, uuid4
+
+import asyncpg
+
+from services.intake.status import StatusChange, agency_key
+from shared.contract.envelope import Envelope
+from shared.contract.events import RequestSubmitted
+from shared.contract.requests import RequestForAssistance
+from shared.outbox import UnitOfWork
+
+SOURCE = "intake"
+
+
+@dataclass(frozen=True, slots=True)
+class Acceptance:
+    request_id: UUID
+    replayed: bool
+
+
+class IdempotencyConflict(Exception):
+    """The idempotency key was used before with a different body."""
+
+
+def fingerprint(request: RequestForAssistance) -> bytes:
+    """Digest of the request's canonical JSON, so formatting differences are not 'a different body'."""
+    return hashlib.sha256(request.model_dump_json().encode()).digest()
+
+
+async def accept(
+    uow: UnitOfWork,
+    request: RequestForAssistance,
+    channel: Literal["http", "kafka"],
+    *,
+    idempotency_key: str | None = None,
+    key_ttl: timedelta = timedelta(hours=24),
+    correlation_id: str | None = None,
+) -> Acceptance:
+    """Record a request and its RequestSubmitted event in the caller's transaction, or recognise a replay."""
+    conn = uow.conn
+    request_id = uuid4()
+    if idempotency_key is not None:
+        # Expired keys are forgotten first, so a key reused after its retention is a new request.
+        await conn.execute(
+            "DELETE FROM idempotency_keys WHERE key = $1 AND created_at < now() - $2::interval",
+            idempotency_key,
+            key_ttl,
+        )
+        claimed = await conn.fetchval(
+            "INSERT INTO idempotency_keys (key, body_sha256, request_id) VALUES ($1, $2, $3)"
+            " ON CONFLICT (key) DO NOTHING RETURNING request_id",
+            idempotency_key,
+            fingerprint(request),
+            request_id,
+        )
+        if claimed is None:
+            first = await conn.fetchrow(
+                "SELECT body_sha256, request_id FROM idempotency_keys WHERE key = $1", idempotency_key
+            )
+            if first["body_sha256"] != fingerprint(request):
+                raise IdempotencyConflict(idempotency_key)
+            return Acceptance(first["request_id"], replayed=True)
+
+    if request.client_reference is not None:
+        earlier = await conn.fetchval(
+            "SELECT request_id FROM requests WHERE agency_key = $1 AND client_reference = $2",
+            agency_key(request.agency),
+            request.client_reference,
+        )
+        if earlier is not None:
+            if idempotency_key is not None:
+                await conn.execute(
+                    "UPDATE idempotency_keys SET request_id = $2 WHERE key = $1", idempotency_key, earlier
+                )
+            return Acceptance(earlier, replayed=True)
+
+    now = datetime.now(UTC)
+    await conn.execute(
+        "INSERT INTO requests (request_id, submitted_at, channel, agency_key, client_reference, body, status,"
+        " updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'submitted', $2)",
+        request_id,
+        now,
+        channel,
+        agency_key(request.agency),
+        request.client_reference,
+        request.model_dump(mode="json"),
+    )
+    event = RequestSubmitted(request_id=request_id, submitted_at=now, channel=channel, request=request)
+    envelope = Envelope.wrap(event, source=SOURCE, correlation_id=correlation_id or str(request_id))
+    await conn.execute(
+        "INSERT INTO request_timeline (event_id, request_id, at, status, detail) VALUES ($1, $2, $3, 'submitted', $4)",
+        envelope.event_id,
+        request_id,
+        now,
+        {"channel": channel},
+    )
+    uow.publish(envelope)
+    return Acceptance(request_id, replayed=False)
+
+
+async def record_status(conn: asyncpg.Connection, envelope: Envelope, request_id: UUID, change: StatusChange) -> None:
+    """Append a downstream event to the request's timeline and move its status forward."""
+    assignments = ", ".join(f"{column} = ${i}" for i, column in enumerate(change.columns, start=4))
+    await conn.execute(
+        f"UPDATE requests SET status = $2, updated_at = $3{', ' if assignments else ''}{assignments}"
+        # Events from two topics can arrive out of order; the latest by occurrence decides the status.
+        " WHERE request_id = $1 AND updated_at <= $3",
+        request_id,
+        change.status,
+        envelope.occurred_at,
+        *change.columns.values(),
+    )
+    await conn.execute(
+        "INSERT INTO request_timeline (event_id, request_id, at, status, detail) VALUES ($1, $2, $3, $4, $5)"
+        " ON CONFLICT (event_id) DO NOTHING",
+        envelope.event_id,
+        request_id,
+        envelope.occurred_at,
+        change.status,
+        change.detail,
+    )
+
+
+async def load_status(conn: asyncpg.Connection, request_id: UUID) -> dict | None:
+    row = await conn.fetchrow(
+        "SELECT request_id, status, submitted_at, updated_at, tier, provider_id, provider_name, engagement_id,"
+        " channel, body->'agency'->>'name' AS agency_name FROM requests WHERE request_id = $1",
+        request_id,
+    )
+    if row is None:
+        return None
+    timeline = await conn.fetch(
+        "SELECT at, status, detail FROM request_timeline WHERE request_id = $1 ORDER BY at, status", request_id
+    )
+    return {**dict(row), "timeline": [dict(t) for t in timeline]}
+
+
+async def purge_expired_keys(conn: asyncpg.Connection, key_ttl: timedelta) -> int:
+    result = await conn.execute("DELETE FROM idempotency_keys WHERE created_at < now() - $1::interval", key_ttl)
+    return int(result.split()[-1])

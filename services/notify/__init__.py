@@ -1,0 +1,1 @@
+"""Notify: tells agencies, providers and program staff what happened to a request, by email and webhook."""

@@ -1,0 +1,7 @@
+from services.notify.app import create_app
+from services.notify.settings import NotifySettings
+from shared.service import configure_logging, serve
+
+configure_logging("notify")
+settings = NotifySettings()
+serve(create_app(settings), settings)

@@ -1,0 +1,81 @@
+"""The I/O edge of notify: email over SMTP and signed webhooks over HTTP, with failures classified."""
+
+import time
+from email.message import EmailMessage
+from uuid import UUID
+
+import aiosmtplib
+import httpx
+
+from services.notify.messages import PlannedNotification, RenderedMessage, sign, webhook_body
+from services.notify.settings import NotifySettings
+
+SIGNATURE_HEADER = "X-CRI-Signature"
+DELIVERY_HEADER = "X-CRI-Delivery-Id"
+
+
+class DeliveryFailed(Exception):
+    """A send failed; `permanent` says whether trying again could help."""
+
+    def __init__(self, reason: str, *, permanent: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+
+
+class Channels:
+    def __init__(self, settings: NotifySettings, http: httpx.AsyncClient) -> None:
+        self._settings = settings
+        self._http = http
+
+    async def deliver(self, delivery_id: UUID, planned: PlannedNotification, rendered: RenderedMessage) -> None:
+        if planned.channel == "email":
+            await self._email(delivery_id, planned, rendered)
+        else:
+            await self._webhook(delivery_id, planned, rendered)
+
+    async def _email(self, delivery_id: UUID, planned: PlannedNotification, rendered: RenderedMessage) -> None:
+        s = self._settings
+        message = EmailMessage()
+        message["From"] = s.mail_from
+        message["To"] = planned.address
+        message["Subject"] = rendered.subject
+        # Receivers (and tests) can dedupe on the delivery id.
+        message["Message-ID"] = f"<{delivery_id}@cri-exchange>"
+        message[DELIVERY_HEADER] = str(delivery_id)
+        message.set_content(rendered.text)
+        message.add_alternative(rendered.html, subtype="html")
+        try:
+            await aiosmtplib.send(
+                message,
+                hostname=s.smtp_host,
+                port=s.smtp_port,
+                use_tls=s.smtp_use_tls,
+                start_tls=s.smtp_start_tls,
+                username=s.smtp_username,
+                password=s.smtp_password,
+                timeout=s.smtp_timeout_s,
+            )
+        except aiosmtplib.SMTPResponseException as exc:
+            # 4xx: the server asks us to come back later; 5xx: it will never take this message.
+            raise DeliveryFailed(f"SMTP {exc.code}: {exc.message}", permanent=exc.code >= 500) from exc
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            raise DeliveryFailed(f"SMTP server unreachable: {exc}", permanent=False) from exc
+
+    async def _webhook(self, delivery_id: UUID, planned: PlannedNotification, rendered: RenderedMessage) -> None:
+        body = webhook_body(planned, rendered)
+        headers = {
+            "Content-Type": "application/json",
+            DELIVERY_HEADER: str(delivery_id),
+            SIGNATURE_HEADER: sign(body, self._settings.webhook_secret, int(time.time())),
+        }
+        try:
+            response = await self._http.post(
+                planned.address, content=body, headers=headers, timeout=self._settings.webhook_timeout_s
+            )
+        except httpx.HTTPError as exc:
+            raise DeliveryFailed(f"webhook unreachable: {exc!r}", permanent=False) from exc
+        if response.status_code >= 500 or response.status_code == 429:
+            raise DeliveryFailed(f"webhook answered {response.status_code}", permanent=False)
+        if response.status_code >= 400:
+            raise DeliveryFailed(f"webhook refused with {response.status_code}", permanent=True)

@@ -1,0 +1,102 @@
+"""Sends recorded deliveries outside the consumer's poll loop, so a slow or absent SMTP server never blocks a
+partition: due deliveries are claimed, sent, and settled (sent, retried later with backoff, or failed)."""
+
+import asyncio
+import logging
+import random
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import asyncpg
+
+from services.notify import store
+from services.notify.channels import Channels, DeliveryFailed
+from services.notify.messages import PlannedNotification, RenderError, render, retry_delay
+from services.notify.settings import NotifySettings
+from shared.contract.envelope import Envelope
+from shared.contract.events import NotificationFailed, NotificationSent
+from shared.outbox import unit_of_work
+
+log = logging.getLogger(__name__)
+SOURCE = "notify"
+
+
+class Dispatcher:
+    def __init__(self, pool: asyncpg.Pool, settings: NotifySettings, channels: Channels) -> None:
+        self._pool = pool
+        self._settings = settings
+        self._channels = channels
+        self._rng = random.Random()
+        self.sent = 0
+        self.failed = 0
+
+    async def run(self) -> None:
+        while True:
+            try:
+                if not await self.dispatch_due():
+                    await asyncio.sleep(0.2)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("notify dispatcher: database unavailable (%r); retrying", exc)
+                await asyncio.sleep(1.0)
+
+    async def dispatch_due(self) -> int:
+        async with self._pool.acquire() as conn:
+            claimed = await store.claim_due(
+                conn, self._settings.dispatch_batch, timedelta(seconds=self._settings.dispatch_lease_s)
+            )
+        await asyncio.gather(*(self._dispatch(row) for row in claimed))
+        return len(claimed)
+
+    async def _dispatch(self, row: asyncpg.Record) -> None:
+        delivery: UUID = row["delivery_id"]
+        planned = PlannedNotification.model_validate(row["plan"])
+        failure: DeliveryFailed | None = None
+        try:
+            if planned.address is None:
+                raise DeliveryFailed(f"missing recipient address for the {planned.recipient.role}", permanent=True)
+            try:
+                rendered = render(planned)
+            except RenderError as exc:
+                raise DeliveryFailed(f"template error: {exc.reason}", permanent=True) from exc
+            await self._channels.deliver(delivery, planned, rendered)
+        except DeliveryFailed as exc:
+            failure = exc
+        await self._settle(delivery, row["correlation_id"], row["attempts"], planned, failure)
+
+    async def _settle(
+        self,
+        delivery: UUID,
+        correlation_id: str,
+        attempts: int,
+        planned: PlannedNotification,
+        failure: DeliveryFailed | None,
+    ) -> None:
+        now = datetime.now(UTC)
+        common = {
+            "delivery_id": delivery,
+            "request_id": planned.request_id,
+            "cause_event_id": planned.cause_event_id,
+            "cause_event_type": planned.cause_event_type,
+            "recipient_role": planned.recipient.role,
+            "channel": planned.channel,
+            "attempts": attempts,
+        }
+        async with unit_of_work(self._pool) as uow:
+            if failure is None:
+                await store.mark_sent(uow.conn, delivery)
+                uow.publish(
+                    Envelope.wrap(NotificationSent(**common, sent_at=now), source=SOURCE, correlation_id=correlation_id)
+                )
+                self.sent += 1
+            elif failure.permanent or attempts >= self._settings.max_attempts:
+                reason = failure.reason if failure.permanent else f"gave up after {attempts} attempts: {failure.reason}"
+                await store.mark_failed(uow.conn, delivery, reason)
+                event = NotificationFailed(**common, reason=reason, permanent=failure.permanent, failed_at=now)
+                uow.publish(Envelope.wrap(event, source=SOURCE, correlation_id=correlation_id))
+                log.warning("notification %s failed: %s", delivery, reason)
+                self.failed += 1
+            else:
+                delay = retry_delay(
+                    attempts, base_s=self._settings.retry_base_s, cap_s=self._settings.retry_cap_s, rng=self._rng
+                )
+                await store.retry_later(uow.conn, delivery, failure.reason, delay)

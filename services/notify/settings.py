@@ -1,0 +1,24 @@
+from pydantic import Field
+
+from shared.settings import ServiceSettings
+
+
+class NotifySettings(ServiceSettings):
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_use_tls: bool = Field(default=False, description="Implicit TLS (SMTPS).")
+    smtp_start_tls: bool = Field(default=False, description="Upgrade with STARTTLS.")
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_timeout_s: float = 10.0
+    mail_from: str = "CRI Exchange <no-reply@cri-exchange.example.org>"
+    staff_name: str = "CRI program staff"
+    staff_email: str | None = "cri-staff@cops.example.gov"
+    staff_webhook_url: str | None = None
+    webhook_secret: str = Field(default="dev-webhook-secret", description="HMAC-SHA256 key for webhook signatures.")
+    webhook_timeout_s: float = 5.0
+    max_attempts: int = Field(default=8, ge=1)
+    retry_base_s: float = Field(default=1.0, gt=0)
+    retry_cap_s: float = Field(default=300.0, gt=0)
+    dispatch_batch: int = Field(default=50, ge=1)
+    dispatch_lease_s: float = Field(default=60.0, gt=0, description="How long a claimed delivery is held.")

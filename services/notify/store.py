@@ -1,0 +1,85 @@
+"""Notify's PostgreSQL edge: request facts, the delivery records and their claiming for dispatch."""
+
+from datetime import timedelta
+from uuid import UUID
+
+import asyncpg
+
+from services.notify.messages import PlannedNotification, RequestFacts, delivery_id
+from shared.contract.envelope import Envelope
+
+
+async def remember_request(conn: asyncpg.Connection, facts: RequestFacts) -> None:
+    await conn.execute(
+        "INSERT INTO request_facts (request_id, facts) VALUES ($1, $2) ON CONFLICT (request_id) DO NOTHING",
+        facts.request_id,
+        facts.model_dump(mode="json"),
+    )
+
+
+async def request_facts(conn: asyncpg.Connection, request_id: UUID | None) -> RequestFacts | None:
+    if request_id is None:
+        return None
+    facts = await conn.fetchval("SELECT facts FROM request_facts WHERE request_id = $1", request_id)
+    return RequestFacts.model_validate(facts) if facts else None
+
+
+async def record_deliveries(conn: asyncpg.Connection, envelope: Envelope, planned: list[PlannedNotification]) -> None:
+    """One pending delivery per (event, recipient, channel); a repeat of the same plan adds nothing."""
+    await conn.executemany(
+        "INSERT INTO deliveries (delivery_id, cause_event_id, cause_event_type, correlation_id, request_id,"
+        " engagement_id, kind, role, channel, address, plan) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        " ON CONFLICT (delivery_id) DO NOTHING",
+        [
+            (
+                delivery_id(p.cause_event_id, p.recipient, p.channel),
+                p.cause_event_id,
+                p.cause_event_type,
+                envelope.correlation_id,
+                p.request_id,
+                p.engagement_id,
+                p.kind,
+                p.recipient.role,
+                p.channel,
+                p.address,
+                p.model_dump(mode="json"),
+            )
+            for p in planned
+        ],
+    )
+
+
+async def claim_due(conn: asyncpg.Connection, limit: int, lease: timedelta) -> list[asyncpg.Record]:
+    """Take due deliveries for a while (a lease): replicas skip them, and a crashed holder's lease runs out."""
+    return await conn.fetch(
+        "UPDATE deliveries SET next_attempt_at = now() + $2::interval, attempts = attempts + 1"
+        " WHERE delivery_id IN (SELECT delivery_id FROM deliveries WHERE status = 'pending'"
+        " AND next_attempt_at <= now() ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)"
+        " RETURNING delivery_id, correlation_id, plan, attempts, address",
+        limit,
+        lease,
+    )
+
+
+async def mark_sent(conn: asyncpg.Connection, delivery: UUID) -> None:
+    await conn.execute(
+        "UPDATE deliveries SET status = 'sent', finished_at = now(), last_error = NULL WHERE delivery_id = $1", delivery
+    )
+
+
+async def mark_failed(conn: asyncpg.Connection, delivery: UUID, reason: str) -> None:
+    await conn.execute(
+        "UPDATE deliveries SET status = 'failed', finished_at = now(), last_error = $2 WHERE delivery_id = $1",
+        delivery,
+        reason,
+    )
+
+
+async def retry_later(conn: asyncpg.Connection, delivery: UUID, reason: str, delay_s: float) -> None:
+    await conn.execute(
+        "UPDATE deliveries SET next_attempt_at = now() + make_interval(secs => $3), last_error = $2"
+        " WHERE delivery_id = $1",
+        delivery,
+        reason,
+        delay_s,
+    )

@@ -1,0 +1,34 @@
+"""Routing's composition root: policy and registry loaded (and validated) at start, handlers, staff API."""
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.routing import store
+from services.routing.handlers import SOURCE, make_handlers
+from services.routing.policy import load_policy, load_providers
+from services.routing.settings import RoutingSettings
+from shared.contract import topics
+from shared.service import ServiceRuntime, create_service_app
+
+
+def create_app(settings: RoutingSettings | None = None) -> FastAPI:
+    settings = settings or RoutingSettings()
+    # Invalid files stop the service here, at start, with the exact problem (PolicyError).
+    policy = load_policy(settings.policy_file)
+    providers = load_providers(settings.providers_file)
+    runtime = ServiceRuntime(SOURCE, settings, Path(__file__).parent / "migrations")
+
+    async def seed_registry(rt: ServiceRuntime) -> None:
+        async with rt.pool.acquire() as conn:
+            await store.seed_providers(conn, providers)
+
+    runtime.on_start(seed_registry)
+    runtime.consume([topics.REQUESTS, topics.ENGAGEMENTS], make_handlers(policy))
+    app = create_service_app(
+        runtime,
+        title="CRI Exchange routing",
+        description="Assigns every request a tier and a provider, explainably, within capacity.",
+    )
+    app.state.policy = policy
+    return app

@@ -1,0 +1,130 @@
+"""The Kafka side of a service: broker client, topic creation from the catalog, safe batch subscribers."""
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaMessage
+
+from shared.consumer import TRANSIENT_ERRORS, BatchApplier
+from shared.contract.topics import CATALOG, TopicSpec
+from shared.settings import BrokerKind, ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+def make_broker(settings: ServiceSettings, service: str) -> KafkaBroker:
+    """A broker client whose producer waits for all in-sync replicas; idempotent where the broker allows it."""
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=f"cri-{service}",
+        acks="all",
+        enable_idempotence=settings.broker_kind is BrokerKind.KAFKA,
+        linger_ms=2,
+        # Topics come from the catalog with their partition counts, never from a subscriber's defaults.
+        allow_auto_create_topics=False,
+        graceful_timeout=10.0,
+    )
+
+
+class BrokerPublisher:
+    """Publishes outbox rows through a started broker, pipelined, and waits for every acknowledgement."""
+
+    def __init__(self, broker: KafkaBroker) -> None:
+        self._broker = broker
+
+    async def publish_many(self, messages: Sequence[tuple[str, str, bytes, dict[str, str]]]) -> None:
+        pending = [
+            await self._broker.publish(payload, topic, key=key.encode(), headers=headers, no_confirm=True)
+            for topic, key, payload, headers in messages
+        ]
+        await asyncio.gather(*pending)
+
+
+def subscribe(
+    broker: KafkaBroker,
+    consumer: BatchApplier,
+    topics: Sequence[TopicSpec],
+    group_id: str,
+    settings: ServiceSettings,
+) -> None:
+    """Feed batches from `topics` to `consumer`, committing offsets only after its transaction commits.
+
+    NACK_ON_ERROR: the offsets of a batch are committed when the handler returns (its database transaction
+    has committed); if it raises (a transient failure), the consumer seeks back and the batch comes again.
+    """
+
+    failures = [0]
+
+    async def _raw(_message: object) -> None:
+        return None  # records are decoded by EventConsumer, which dead-letters what it cannot read
+
+    @broker.subscriber(
+        *(t.name for t in topics),
+        group_id=group_id,
+        batch=True,
+        max_records=settings.consumer_max_records,
+        batch_timeout_ms=settings.consumer_batch_timeout_ms,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        decoder=_raw,
+    )
+    async def apply_batch(message: KafkaMessage) -> None:
+        try:
+            await consumer.apply_batch(message.raw_message)
+        except TRANSIENT_ERRORS as exc:
+            # Back off before the batch is redelivered, so an outage is not a hot loop.
+            failures[0] += 1
+            delay = min(30.0, 0.25 * 2 ** failures[0])
+            log.warning("%s: transient failure (%r); batch redelivered in %.1fs", consumer.service, exc, delay)
+            await asyncio.sleep(delay)
+            raise
+        failures[0] = 0
+
+
+async def ensure_topics(bootstrap_servers: str, catalog: Sequence[TopicSpec] = CATALOG) -> list[str]:
+    """Create the catalog's missing topics with their partitions and config; returns the names created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="cri-topics")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [spec for spec in catalog if spec.name not in existing]
+        created = []
+        for spec in missing:
+            try:
+                await admin.create_topics(
+                    [NewTopic(spec.name, spec.partitions, replication_factor=1, topic_configs=spec.config())]
+                )
+                created.append(spec.name)
+            except TopicAlreadyExistsError:
+                pass  # another process created it meanwhile
+        return created
+    finally:
+        await admin.close()
+
+
+async def start_with_retry(broker: KafkaBroker, bootstrap_servers: str, *, attempts: int | None = None) -> None:
+    """Start the broker client, saying clearly that the broker is unreachable and retrying, not crash-looping."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            await ensure_topics(bootstrap_servers)
+            await broker.start()
+            return
+        except (KafkaConnectionError, KafkaError, OSError) as exc:
+            if attempts is not None and attempt >= attempts:
+                raise
+            delay = min(10.0, 0.5 * 2**attempt)
+            log.error(
+                "Kafka broker at %s is unreachable (%s); retrying in %.1fs (attempt %d)",
+                bootstrap_servers,
+                exc,
+                delay,
+                attempt,
+            )
+            await broker.stop()
+            await asyncio.sleep(delay)

@@ -1,0 +1,309 @@
+"""Every event of the system, versioned. Payloads are frozen pydantic models; `parse_event` reads any stored
+version and upcasts it to today's model, so old events stay readable."""
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.contract import topics
+from shared.contract.catalog import AgencyType, Tier, TopicArea, Urgency
+from shared.contract.envelope import Envelope, EventData
+from shared.contract.requests import Agency, RequestForAssistance
+
+
+class AgencySummary(BaseModel):
+    """What downstream consumers need to know about an agency: no contact person, no incident text."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    type: AgencyType
+    state: str
+    sheriff_office: bool = False
+    sworn_officers: int
+    population_served: int
+
+    @classmethod
+    def of(cls, agency: Agency) -> "AgencySummary":
+        return cls(**agency.model_dump(exclude={"ori"}))
+
+
+class ProviderRef(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    provider_id: str = Field(examples=["iacp"])
+    name: str = Field(examples=["International Association of Chiefs of Police"])
+    contact_email: str | None = Field(default=None, description="The provider's program mailbox.")
+
+
+class _RequestEvent(EventData):
+    topic = topics.REQUESTS.name
+    request_id: UUID
+
+    def partition_key(self) -> str:
+        return str(self.request_id)
+
+
+class RequestSubmitted(_RequestEvent):
+    """Intake accepted a request for assistance."""
+
+    event_type = "RequestSubmitted"
+    event_version = 1
+    submitted_at: datetime
+    channel: Literal["http", "kafka"]
+    request: RequestForAssistance
+
+
+class RequestRouted(_RequestEvent):
+    """A request was given a tier and a provider, by the policy or by program staff."""
+
+    event_type = "RequestRouted"
+    event_version = 1
+    tier: Tier
+    provider: ProviderRef
+    decided_by: Literal["policy", "staff"]
+    policy_version: str | None = None
+    rules_fired: list[str] = Field(default_factory=list)
+    reason: str | None = Field(default=None, description="Staff's reason for an override.")
+    agency: AgencySummary
+    urgency: Urgency
+    topic_areas: list[TopicArea] = Field(default_factory=list)
+    confidential: bool = Field(default=False, description="The agency asked for confidentiality.")
+    escalated_from_engagement_id: UUID | None = None
+    routed_at: datetime
+
+
+class RequestNeedsReview(_RequestEvent):
+    """The policy could not decide with confidence; program staff must route the request by hand."""
+
+    event_type = "RequestNeedsReview"
+    event_version = 1
+    reasons: list[str]
+    candidate_tiers: list[Tier] = Field(default_factory=list)
+    policy_version: str
+    agency: AgencySummary
+
+
+class RequestQueued(_RequestEvent):
+    """A tier was decided but no provider has room; the request waits for capacity."""
+
+    event_type = "RequestQueued"
+    event_version = 1
+    tier: Tier
+    reason: str
+    queued_at: datetime
+
+
+class _EngagementEvent(EventData):
+    topic = topics.ENGAGEMENTS.name
+    engagement_id: UUID
+    request_id: UUID
+
+    def partition_key(self) -> str:
+        return str(self.engagement_id)
+
+
+class EngagementOpened(_EngagementEvent):
+    event_type = "EngagementOpened"
+    event_version = 1
+    tier: Tier
+    provider: ProviderRef
+    agency: AgencySummary
+    opened_at: datetime
+    escalated_from_engagement_id: UUID | None = None
+
+
+class MilestoneReached(_EngagementEvent):
+    event_type = "MilestoneReached"
+    event_version = 1
+    tier: Tier
+    milestone: str
+    reached_at: datetime
+    note: str | None = None
+    recorded_by: str
+
+
+class EngagementStatusChanged(_EngagementEvent):
+    event_type = "EngagementStatusChanged"
+    event_version = 1
+    from_status: str
+    to_status: str
+    changed_at: datetime
+
+
+class DeadlineMissed(_EngagementEvent):
+    event_type = "DeadlineMissed"
+    event_version = 1
+    tier: Tier
+    provider: ProviderRef
+    milestone: str = Field(description="The milestone that was due.")
+    due_at: datetime
+    detected_at: datetime
+
+
+class EngagementEscalated(_EngagementEvent):
+    """An engagement moved along the continuum; routing assigns the new tier's provider."""
+
+    event_type = "EngagementEscalated"
+    event_version = 1
+    from_tier: Tier
+    to_tier: Tier
+    reason: str
+    escalated_by: str
+    agency: AgencySummary
+    urgency: Urgency
+    escalated_at: datetime
+
+
+class EngagementClosed(_EngagementEvent):
+    event_type = "EngagementClosed"
+    event_version = 1
+    tier: Tier
+    provider: ProviderRef
+    outcome: str
+    closed_at: datetime
+
+
+class EngagementSnapshot(EventData):
+    """Latest state of one engagement, for dashboards (compacted topic). No personal contact data."""
+
+    topic = topics.ENGAGEMENT_STATE.name
+    event_type = "EngagementSnapshot"
+    event_version = 1
+    engagement_id: UUID
+    request_id: UUID
+    tier: Tier
+    provider: ProviderRef
+    agency: AgencySummary
+    status: str
+    milestones: list[str]
+    opened_at: datetime
+    first_contact_at: datetime | None = None
+    closed_at: datetime | None = None
+    overdue: bool = False
+    version: int
+
+    def partition_key(self) -> str:
+        return str(self.engagement_id)
+
+
+class _NotificationEvent(EventData):
+    topic = topics.NOTIFICATIONS.name
+    delivery_id: UUID
+    request_id: UUID | None
+    cause_event_id: UUID
+    cause_event_type: str
+    recipient_role: Literal["agency", "provider", "staff"]
+    channel: Literal["email", "webhook"]
+    attempts: int
+
+    def partition_key(self) -> str:
+        return str(self.request_id or self.delivery_id)
+
+
+class NotificationSent(_NotificationEvent):
+    event_type = "NotificationSent"
+    event_version = 1
+    sent_at: datetime
+
+
+class NotificationFailed(_NotificationEvent):
+    event_type = "NotificationFailed"
+    event_version = 1
+    reason: str
+    permanent: bool
+    failed_at: datetime
+
+
+class FieldError(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class SubmissionRejected(EventData):
+    """Answer to an invalid inbound submission."""
+
+    topic = topics.INBOUND_REJECTIONS.name
+    event_type = "SubmissionRejected"
+    event_version = 1
+    submission_key: str | None
+    publisher_correlation_id: str | None
+    errors: list[FieldError]
+    rejected_at: datetime
+
+    def partition_key(self) -> str:
+        return self.submission_key or self.publisher_correlation_id or "unkeyed"
+
+
+class DeadLettered(EventData):
+    """A message a consumer could not decode, validate or apply, kept whole with the reason."""
+
+    topic = topics.DEAD_LETTERS.name
+    event_type = "DeadLettered"
+    event_version = 1
+    consumer: str
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    original_key_b64: str | None
+    original_value_b64: str | None
+    original_headers: dict[str, str]
+    reason: str
+    dead_lettered_at: datetime
+
+    def partition_key(self) -> str:
+        return f"{self.source_topic}/{self.source_partition}/{self.source_offset}"
+
+
+EVENT_MODELS: dict[str, type[EventData]] = {
+    model.event_type: model
+    for model in (
+        RequestSubmitted,
+        RequestRouted,
+        RequestNeedsReview,
+        RequestQueued,
+        EngagementOpened,
+        MilestoneReached,
+        EngagementStatusChanged,
+        DeadlineMissed,
+        EngagementEscalated,
+        EngagementClosed,
+        EngagementSnapshot,
+        NotificationSent,
+        NotificationFailed,
+        SubmissionRejected,
+        DeadLettered,
+    )
+}
+
+# (type, stored version) -> function turning that version's payload into the next version's.
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+
+
+class UnknownEvent(ValueError):
+    """The envelope names a type or a version this code cannot read."""
+
+
+def parse_event(envelope: Envelope) -> EventData:
+    """Today's model of an envelope's payload, upcasting older versions; raises on unknown or invalid ones."""
+    model = EVENT_MODELS.get(envelope.type)
+    if model is None:
+        raise UnknownEvent(f"unknown event type {envelope.type!r}")
+    if envelope.version > model.event_version:
+        raise UnknownEvent(
+            f"{envelope.type} version {envelope.version} is newer than this consumer reads ({model.event_version})"
+        )
+    data, version = envelope.data, envelope.version
+    while version < model.event_version:
+        upcast = UPCASTERS.get((envelope.type, version))
+        if upcast is None:
+            raise UnknownEvent(f"no upcaster for {envelope.type} version {version}")
+        data, version = upcast(data), version + 1
+    return model.model_validate(data)

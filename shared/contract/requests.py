@@ -1,0 +1,103 @@
+"""A request for assistance, as an agency or another system submits it.
+
+One model serves the HTTP body, the inbound topic and the `RequestSubmitted` payload, so the three can never
+disagree on what a valid request is.
+"""
+
+from datetime import date
+from typing import Annotated, Self
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+
+from shared.contract.catalog import (
+    STATES_AND_TERRITORIES,
+    AgencyType,
+    CriticalAssistance,
+    DeliveryMode,
+    SystemicIssue,
+    TopicArea,
+    Urgency,
+)
+
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+StateCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Agency(_Strict):
+    name: ShortText = Field(examples=["Springfield Police Department"])
+    type: AgencyType = Field(examples=["local"])
+    ori: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}[A-Z0-9]{7}$")] | None = Field(
+        default=None,
+        description="Originating Agency Identifier: 9 characters, the first two the state or territory code.",
+        examples=["IL0840000"],
+    )
+    state: StateCode = Field(description="USPS code of the state or territory.", examples=["IL"])
+    sheriff_office: bool = Field(default=False, description="A sheriff's office rather than a police department.")
+    sworn_officers: int = Field(ge=0, le=100_000, examples=[120])
+    population_served: int = Field(ge=0, le=50_000_000, examples=[115_000])
+
+    @model_validator(mode="after")
+    def _state_and_ori_agree(self) -> Self:
+        if self.state not in STATES_AND_TERRITORIES:
+            raise ValueError(f"state {self.state!r} is not a U.S. state, DC or territory code")
+        if self.ori is not None and self.ori[:2] != self.state:
+            raise ValueError(f"ORI {self.ori} does not start with the agency's state code {self.state}")
+        return self
+
+
+class Contact(_Strict):
+    name: ShortText = Field(examples=["Jordan Lee"])
+    title: ShortText = Field(examples=["Chief of Police"])
+    email: EmailStr = Field(max_length=254, examples=["jlee@springfield.example.gov"])
+    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ().-]{7,25}$")] = Field(examples=["+1 217-555-0100"])
+
+
+class AssistanceWanted(_Strict):
+    topic_areas: list[TopicArea] = Field(default_factory=list, max_length=10, examples=[["de_escalation"]])
+    delivery_modes: list[DeliveryMode] = Field(default_factory=list, max_length=6, examples=[["in_person_training"]])
+    description: LongText = Field(examples=["Department-wide de-escalation training for patrol officers."])
+    desired_start: date | None = None
+    desired_end: date | None = None
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> Self:
+        if self.desired_start and self.desired_end and self.desired_end < self.desired_start:
+            raise ValueError("desired_end is before desired_start")
+        return self
+
+
+class Incident(_Strict):
+    summary: LongText = Field(description="What happened. Confidential when `confidential` is true.")
+    occurred_on: date
+    high_profile: bool = False
+    major_incident: bool = False
+    confidential: bool = Field(default=False, description="The agency asks that incident details stay confidential.")
+    assistance: list[CriticalAssistance] = Field(default_factory=list, max_length=6)
+
+
+class SystemicConcerns(_Strict):
+    issues: list[SystemicIssue] = Field(min_length=1, max_length=7)
+    description: LongText
+    long_term_assistance_wanted: bool = False
+    commitment_to_implement: bool = Field(
+        default=False, description="Leadership commits to act on recommendations (required of assessment sites)."
+    )
+
+
+class RequestForAssistance(_Strict):
+    agency: Agency
+    contact: Contact
+    assistance: AssistanceWanted
+    incident: Incident | None = None
+    systemic_concerns: SystemicConcerns | None = None
+    urgency: Urgency = Urgency.ROUTINE
+    client_reference: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = Field(
+        default=None,
+        description="The submitter's own reference; the same agency and reference twice is one request.",
+        examples=["CASE-2026-0042"],
+    )

@@ -1,0 +1,113 @@
+"""The topic catalog: every Kafka topic of the system, who writes it, who reads it, how it is keyed and kept."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Cleanup(StrEnum):
+    DELETE = "delete"
+    COMPACT = "compact"
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    key: str
+    cleanup: Cleanup
+    retention_ms: int | None
+    producers: tuple[str, ...]
+    consumers: tuple[str, ...]
+    description: str
+
+    def config(self) -> dict[str, str]:
+        """Broker-side topic configuration."""
+        settings = {"cleanup.policy": self.cleanup.value}
+        if self.retention_ms is not None:
+            settings["retention.ms"] = str(self.retention_ms)
+        return settings
+
+
+_DAY_MS = 24 * 60 * 60 * 1000
+
+# 12 partitions on the busy keyed topics let ops scale a consumer group to 12 replicas without re-keying.
+INBOUND_SUBMISSIONS = TopicSpec(
+    name="cri.intake.submissions",
+    partitions=6,
+    key="the publisher's client reference (any stable string)",
+    cleanup=Cleanup.DELETE,
+    retention_ms=7 * _DAY_MS,
+    producers=("external case-management systems",),
+    consumers=("intake",),
+    description="Requests for assistance put by other systems; validated exactly like the HTTP body.",
+)
+INBOUND_REJECTIONS = TopicSpec(
+    name="cri.intake.rejections",
+    partitions=6,
+    key="the rejected message's key",
+    cleanup=Cleanup.DELETE,
+    retention_ms=7 * _DAY_MS,
+    producers=("intake",),
+    consumers=("external case-management systems",),
+    description="Answers to invalid inbound submissions, with the publisher's correlation id and field errors.",
+)
+REQUESTS = TopicSpec(
+    name="cri.requests",
+    partitions=12,
+    key="request_id",
+    cleanup=Cleanup.DELETE,
+    retention_ms=365 * _DAY_MS,
+    producers=("intake", "routing"),
+    consumers=("intake", "routing", "engagements", "notify"),
+    description="Life of a request before it is an engagement: submitted, routed, sent to review, queued.",
+)
+ENGAGEMENTS = TopicSpec(
+    name="cri.engagements",
+    partitions=12,
+    key="engagement_id",
+    cleanup=Cleanup.DELETE,
+    retention_ms=365 * _DAY_MS,
+    producers=("engagements",),
+    consumers=("intake", "routing", "notify", "dashboards"),
+    description="Engagement events: opened, milestone reached, status changed, deadline missed, escalated, closed.",
+)
+ENGAGEMENT_STATE = TopicSpec(
+    name="cri.engagements.state",
+    partitions=12,
+    key="engagement_id",
+    cleanup=Cleanup.COMPACT,
+    retention_ms=None,
+    producers=("engagements",),
+    consumers=("dashboards",),
+    description="Latest snapshot of each engagement, without personal contact data; compacted.",
+)
+NOTIFICATIONS = TopicSpec(
+    name="cri.notifications",
+    partitions=6,
+    key="request_id",
+    cleanup=Cleanup.DELETE,
+    retention_ms=90 * _DAY_MS,
+    producers=("notify",),
+    consumers=("intake", "dashboards"),
+    description="Outcome of each notification: sent or failed.",
+)
+DEAD_LETTERS = TopicSpec(
+    name="cri.deadletter",
+    partitions=3,
+    key="source topic/partition/offset",
+    cleanup=Cleanup.DELETE,
+    retention_ms=30 * _DAY_MS,
+    producers=("intake", "routing", "engagements", "notify"),
+    consumers=("operators",),
+    description="Messages that could not be decoded, validated or applied, with their original bytes and the reason.",
+)
+
+CATALOG: tuple[TopicSpec, ...] = (
+    INBOUND_SUBMISSIONS,
+    INBOUND_REJECTIONS,
+    REQUESTS,
+    ENGAGEMENTS,
+    ENGAGEMENT_STATE,
+    NOTIFICATIONS,
+    DEAD_LETTERS,
+)

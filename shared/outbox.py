@@ -1,0 +1,147 @@
+"""Transactional outbox: events are rows written in the same transaction as the state change that caused
+them; a relay publishes them in order and marks them published. Nothing is lost while the broker is down."""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager, suppress
+from typing import Protocol
+
+import asyncpg
+
+from shared.contract.envelope import Envelope
+from shared.contract.events import EVENT_MODELS
+from shared.db import connect
+
+log = logging.getLogger(__name__)
+
+_WAKE_CHANNEL = "cri_outbox"
+
+
+class UnitOfWork:
+    """One PostgreSQL transaction: the state changes of a command or a batch of events, and the events they
+    publish. Events are buffered and written in one statement when the work commits."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+        self._pending: list[Envelope] = []
+
+    def publish(self, envelope: Envelope) -> None:
+        self._pending.append(envelope)
+
+    async def flush(self) -> None:
+        if not self._pending:
+            return
+        # ON CONFLICT: an event with a deterministic id (a dead letter) is only ever recorded once.
+        await self.conn.executemany(
+            "INSERT INTO outbox (event_id, topic, key, payload, headers) VALUES ($1, $2, $3, $4, $5)"
+            " ON CONFLICT (event_id) DO NOTHING",
+            [(e.event_id, _topic_of(e), e.key, e.model_dump_json().encode(), headers_of(e)) for e in self._pending],
+        )
+        await self.conn.execute("SELECT pg_notify($1, '')", _WAKE_CHANNEL)
+        self._pending.clear()
+
+
+def _topic_of(envelope: Envelope) -> str:
+    return EVENT_MODELS[envelope.type].topic
+
+
+def headers_of(envelope: Envelope) -> dict[str, str]:
+    """Kafka headers that let a consumer route or trace a message without parsing its body."""
+    return {
+        "content-type": "application/json",
+        "event-type": envelope.type,
+        "event-version": str(envelope.version),
+        "correlation-id": envelope.correlation_id,
+    }
+
+
+@asynccontextmanager
+async def unit_of_work(pool: asyncpg.Pool) -> AsyncIterator[UnitOfWork]:
+    async with pool.acquire() as conn, conn.transaction():
+        uow = UnitOfWork(conn)
+        yield uow
+        await uow.flush()
+
+
+class Publisher(Protocol):
+    async def publish_many(self, messages: Sequence[tuple[str, str, bytes, dict[str, str]]]) -> None:
+        """Publish (topic, key, payload, headers) messages and return once the broker has acknowledged all."""
+
+
+class OutboxRelay:
+    """Publishes a schema's outbox rows in id order. One relay per schema is active at a time (a PostgreSQL
+    advisory lock elects it), so several replicas never interleave and per-key order holds."""
+
+    def __init__(
+        self,
+        database_url: str,
+        schema: str,
+        publisher: Publisher,
+        *,
+        batch_size: int,
+        poll_interval_s: float,
+    ) -> None:
+        self._database_url = database_url
+        self._schema = schema
+        self._publisher = publisher
+        self._batch_size = batch_size
+        self._poll_interval_s = poll_interval_s
+        self._wake = asyncio.Event()
+        self.published = 0
+
+    async def run(self) -> None:
+        """Relay until cancelled, reconnecting after database or broker failures."""
+        failures = 0
+        while True:
+            try:
+                await self._lead_and_relay()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any failure: back off, reconnect, go on relaying
+                failures += 1
+                delay = min(10.0, 0.2 * 2**failures)
+                log.warning("outbox relay for %s: %s; retrying in %.1fs", self._schema, exc, delay)
+                await asyncio.sleep(delay)
+            else:
+                failures = 0
+
+    async def _lead_and_relay(self) -> None:
+        conn = await connect(self._database_url, self._schema)
+        try:
+            while not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", f"outbox:{self._schema}"):
+                await asyncio.sleep(self._poll_interval_s)
+            log.info("outbox relay for %s is active", self._schema)
+            await conn.add_listener(_WAKE_CHANNEL, lambda *_: self._wake.set())
+            while True:
+                if not await self._relay_batch(conn):
+                    with suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)
+                    self._wake.clear()
+        finally:
+            with suppress(Exception):
+                await asyncio.shield(conn.close())
+
+    async def _relay_batch(self, conn: asyncpg.Connection) -> int:
+        rows = await conn.fetch(
+            "SELECT id, topic, key, payload, headers FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1",
+            self._batch_size,
+        )
+        if not rows:
+            return 0
+        await self._publisher.publish_many([(r["topic"], r["key"], r["payload"], r["headers"]) for r in rows])
+        # A crash between publish and this update republishes the batch; consumers dedupe on event_id.
+        await conn.execute(
+            "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
+        )
+        self.published += len(rows)
+        return len(rows)
+
+
+async def backlog(conn: asyncpg.Connection) -> tuple[int, float]:
+    """Number of unpublished events and the age in seconds of the oldest one."""
+    row = await conn.fetchrow(
+        "SELECT count(*) AS n, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age"
+        " FROM outbox WHERE published_at IS NULL"
+    )
+    return row["n"], float(row["age"])

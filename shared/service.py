@@ -1,0 +1,173 @@
+"""What every service process does the same way: migrate its schema, open its pool, start its broker client,
+subscribers and outbox relay, serve HTTP (health, its API), and stop cleanly."""
+
+import asyncio
+import logging
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager, suppress
+from pathlib import Path
+
+import asyncpg
+import uvicorn
+from fastapi import FastAPI, Request, Response
+from faststream.kafka import KafkaBroker
+
+from shared.broker import BrokerPublisher, make_broker, start_with_retry, subscribe
+from shared.consumer import BatchApplier, EventConsumer, EventHandler
+from shared.contract.envelope import EventData
+from shared.contract.topics import TopicSpec
+from shared.db import create_pool, migrate
+from shared.outbox import OutboxRelay
+from shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+BackgroundTask = Callable[["ServiceRuntime"], Awaitable[None]]
+
+
+class ServiceRuntime:
+    """The I/O edges of one service, created in one place and handed to handlers and routes."""
+
+    def __init__(self, name: str, settings: ServiceSettings, migrations_dir: Path) -> None:
+        self.name = name
+        self.settings = settings
+        self.migrations_dir = migrations_dir
+        self.broker: KafkaBroker = make_broker(settings, name)
+        self._pool: asyncpg.Pool | None = None
+        self._subscriptions: list[tuple[Sequence[TopicSpec], str, Callable[[asyncpg.Pool], BatchApplier]]] = []
+        self._background: list[BackgroundTask] = []
+        self._on_start: list[BackgroundTask] = []
+        self._tasks: list[asyncio.Task] = []
+        self.consumers: list[BatchApplier] = []
+        self.relay: OutboxRelay | None = None
+        self.ready = False
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError(f"{self.name} has not started")
+        return self._pool
+
+    def consume(self, topics: Sequence[TopicSpec], handlers: Mapping[type[EventData], EventHandler]) -> None:
+        """Apply the events of `topics` that `handlers` name, exactly once in effect (inbox + outbox)."""
+        self.consume_records(topics, f"cri-{self.name}", lambda pool: EventConsumer(self.name, pool, handlers))
+
+    def consume_records(
+        self, topics: Sequence[TopicSpec], group_id: str, applier: Callable[[asyncpg.Pool], BatchApplier]
+    ) -> None:
+        """Feed raw record batches of `topics` to the applier built at start; for topics that carry no envelope."""
+        self._subscriptions.append((topics, group_id, applier))
+
+    def on_start(self, step: BackgroundTask) -> None:
+        """Run `step(runtime)` once the database is ready and before any message is consumed (seeding...)."""
+        self._on_start.append(step)
+
+    def background(self, task: BackgroundTask) -> None:
+        """Run `task(runtime)` for the life of the service (deadline scans, notification dispatch...)."""
+        self._background.append(task)
+
+    async def start(self) -> None:
+        await self._retry(lambda: migrate(self.settings.database_url, self.name, self.migrations_dir), "PostgreSQL")
+        self._pool = await create_pool(self.settings.database_url, self.name, self.settings.db_pool_size)
+        for step in self._on_start:
+            await step(self)
+        for topics, group_id, applier in self._subscriptions:
+            consumer = applier(self.pool)
+            subscribe(self.broker, consumer, topics, group_id, self.settings)
+            self.consumers.append(consumer)
+        await start_with_retry(self.broker, self.settings.kafka_bootstrap_servers)
+        self.relay = OutboxRelay(
+            self.settings.database_url,
+            self.name,
+            BrokerPublisher(self.broker),
+            batch_size=self.settings.outbox_batch_size,
+            poll_interval_s=self.settings.outbox_poll_interval_s,
+        )
+        self._tasks = [asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay")]
+        self._tasks += [
+            asyncio.create_task(task(self), name=f"{self.name}-{task.__name__}") for task in self._background
+        ]
+        self.ready = True
+        log.info(
+            "%s started (broker %s at %s)", self.name, self.settings.broker_kind, self.settings.kafka_bootstrap_servers
+        )
+
+    async def stop(self) -> None:
+        self.ready = False
+        # Stop fetching first: in-flight batches finish and commit; nothing uncommitted is acknowledged.
+        await self.broker.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._pool is not None:
+            await self._pool.close()
+
+    async def _retry(self, attempt: Callable[[], Awaitable[object]], what: str) -> None:
+        failures = 0
+        while True:
+            try:
+                await attempt()
+                return
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                failures += 1
+                delay = min(10.0, 0.5 * 2**failures)
+                log.error("%s: %s unreachable (%s); retrying in %.1fs", self.name, what, exc, delay)
+                await asyncio.sleep(delay)
+
+    async def is_ready(self) -> tuple[bool, dict[str, str]]:
+        checks: dict[str, str] = {}
+        try:
+            async with self.pool.acquire(timeout=2) as conn:
+                await conn.fetchval("SELECT 1")
+            checks["database"] = "ok"
+        except Exception as exc:  # noqa: BLE001 - readiness reports any failure
+            checks["database"] = f"unreachable: {exc!r}"
+        checks["broker"] = "ok" if await self.broker.ping(timeout=2) else "unreachable"
+        checks["migrations"] = "applied" if self.ready else "pending"
+        return all(v in ("ok", "applied") for v in checks.values()), checks
+
+
+def create_service_app(runtime: ServiceRuntime, *, title: str, description: str, version: str = "1.0.0") -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    app.state.runtime = runtime
+
+    @app.get("/health/live", tags=["health"])
+    async def live() -> dict[str, str]:
+        return {"status": "alive", "service": runtime.name}
+
+    @app.get("/health/ready", tags=["health"])
+    async def ready(response: Response) -> dict[str, object]:
+        ok, checks = await runtime.is_ready()
+        response.status_code = 200 if ok else 503
+        return {"status": "ready" if ok else "not ready", "service": runtime.name, "checks": checks}
+
+    return app
+
+
+def runtime_of(request: Request) -> ServiceRuntime:
+    return request.app.state.runtime
+
+
+def configure_logging(service: str) -> None:
+    logging.basicConfig(
+        level=os.environ.get("CRI_LOG_LEVEL", "INFO"),
+        format=f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def serve(app: FastAPI, settings: ServiceSettings) -> None:
+    """Run one service process until SIGINT/SIGTERM; uvicorn runs the lifespan shutdown on either."""
+    uvicorn.run(
+        app, host=settings.http_host, port=settings.http_port, log_level="warning", timeout_graceful_shutdown=10
+    )

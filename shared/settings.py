@@ -1,0 +1,31 @@
+"""Typed configuration shared by every service: where the broker and the database are."""
+
+from enum import StrEnum
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class BrokerKind(StrEnum):
+    """Which Kafka-protocol broker is on the other end; producer settings depend on it."""
+
+    KAFKA = "kafka"  # Apache Kafka: acks=all with an idempotent producer.
+    TANSU = "tansu"  # tansu rejects InitProducerId, so no idempotent producer.
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service reads from `CRI_*` environment variables; services subclass it."""
+
+    model_config = SettingsConfigDict(env_prefix="CRI_", extra="ignore")
+
+    database_url: str = Field(default="postgresql://postgres@127.0.0.1:5432/cri")
+    kafka_bootstrap_servers: str = Field(default="127.0.0.1:9092")
+    broker_kind: BrokerKind = BrokerKind.KAFKA
+    http_host: str = "127.0.0.1"
+    http_port: int = 0
+    # Batches bound a transaction and an offset commit; bigger batches amortise both.
+    consumer_max_records: int = Field(default=500, ge=1, le=5000)
+    consumer_batch_timeout_ms: int = Field(default=50, ge=1)
+    outbox_batch_size: int = Field(default=1000, ge=1)
+    outbox_poll_interval_s: float = Field(default=1.0, gt=0)
+    db_pool_size: int = Field(default=10, ge=2)

@@ -1,0 +1,1 @@
+"""Real servers started by the project when none is configured: PostgreSQL, a Kafka-protocol broker."""

@@ -1,0 +1,54 @@
+"""Session fixtures: real PostgreSQL, a real Kafka-protocol broker and an SMTP sink, started once; the four
+services as separate OS processes for end-to-end tests. Servers named by CRI_* variables are used instead."""
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+import yaml
+
+from services.routing.settings import RoutingSettings
+from shared.stack.runner import Infrastructure, ServiceProcess, start_services
+
+
+@pytest.fixture(scope="session")
+def infra(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Iterator[Infrastructure]:
+    started = Infrastructure(tmp_path_factory.mktemp("cri")).start()
+    reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(
+            f"broker: {started.broker_kind.value} {started.broker_version} at {started.bootstrap_servers}; "
+            f"database: {started.database_url}"
+        )
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="session")
+def system(infra: Infrastructure, monkeypatch_session: pytest.MonkeyPatch) -> Iterator[dict[str, ServiceProcess]]:
+    """The four services, each its own process; started once per session (group joins are not free)."""
+    # Tests open hundreds of engagements that never close: give every provider room for all of them.
+    registry = yaml.safe_load(RoutingSettings().providers_file.read_text())
+    for provider in registry["providers"]:
+        provider["capacity"] = 100_000
+    roomy = Path(infra.home) / "providers-roomy.yaml"
+    roomy.write_text(yaml.safe_dump(registry))
+    monkeypatch_session.setenv("CRI_PROVIDERS_FILE", str(roomy))
+    services = start_services(infra, log_dir=Path(infra.home) / "logs")
+    yield services
+    for service in services.values():
+        service.stop()
+
+
+@pytest.fixture(scope="session")
+def monkeypatch_session() -> Iterator[pytest.MonkeyPatch]:
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+@pytest.fixture(scope="session")
+async def db(infra: Infrastructure) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(infra.database_url, min_size=1, max_size=4)
+    yield pool
+    await pool.close()

@@ -1,0 +1,59 @@
+"""Test helpers: unique sample requests and bounded waits (never bare sleeps)."""
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def sample_request(**overrides: Any) -> dict[str, Any]:
+    """A valid CRI-TAC request body with a unique agency, so tests never collide."""
+    body: dict[str, Any] = {
+        "agency": {
+            "name": unique("Springfield Police Department"),
+            "type": "local",
+            "state": "IL",
+            "sworn_officers": 120,
+            "population_served": 115000,
+        },
+        "contact": {
+            "name": "Jordan Lee",
+            "title": "Chief of Police",
+            "email": "jlee@springfield.example.gov",
+            "phone": "+1 217-555-0100",
+        },
+        "assistance": {
+            "topic_areas": ["de_escalation"],
+            "delivery_modes": ["in_person_training"],
+            "description": "Department-wide de-escalation training for patrol officers.",
+        },
+        "urgency": "routine",
+    }
+    for path, value in overrides.items():
+        target = body
+        *parents, leaf = path.split("__")
+        for part in parents:
+            target = target.setdefault(part, {})
+        target[leaf] = value
+    return body
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]], *, timeout_s: float = 30.0, what: str = "condition", interval_s: float = 0.2
+) -> T:
+    """Poll `probe` until it returns a truthy value; fail with `what` once the bound is reached."""
+    deadline = time.monotonic() + timeout_s
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(interval_s)
+    raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}; last value: {last!r}")
