@@ -1,7 +1,7 @@
 """Session fixtures: real PostgreSQL, a real Kafka-protocol broker and an SMTP sink, started once; the four
 services as separate OS processes for end-to-end tests. Servers named by CRI_* variables are used instead."""
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from services.routing.settings import RoutingSettings
-from shared.stack.runner import Infrastructure, ServiceProcess, start_services
+from shared.stack.runner import SERVICES, Infrastructure, ServiceProcess, start_services
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +39,43 @@ def system(infra: Infrastructure, monkeypatch_session: pytest.MonkeyPatch) -> It
     yield services
     for service in services.values():
         service.stop()
+
+
+class PrivateSystem:
+    """A system of its own (PostgreSQL, broker, SMTP sink, chosen services) for tests that need special
+    configuration or break things (stop the broker, fill providers): nothing it does reaches other tests."""
+
+    def __init__(self, home: Path) -> None:
+        self.infra = Infrastructure(home)
+        self.services: dict[str, ServiceProcess] = {}
+
+    def start(self, names: tuple[str, ...] = SERVICES, env: dict[str, str] | None = None) -> "PrivateSystem":
+        self.infra.start()
+        self.services = start_services(self.infra, names, log_dir=self.infra.home / "logs", env=env)
+        return self
+
+    def stop(self) -> None:
+        for service in self.services.values():
+            service.stop()
+        self.infra.stop()
+
+
+@pytest.fixture(scope="module")
+def private_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., PrivateSystem]]:
+    """Factory: `private_system(names=("intake",), env={"CRI_...": "..."})`, stopped at the end of the module."""
+    started: list[PrivateSystem] = []
+
+    def start(names: tuple[str, ...] = SERVICES, env: dict[str, str] | None = None) -> PrivateSystem:
+        with pytest.MonkeyPatch.context() as patch:
+            for variable in ("CRI_DATABASE_URL", "CRI_KAFKA_BOOTSTRAP_SERVERS", "CRI_SMTP_PORT"):
+                patch.delenv(variable, raising=False)
+            system = PrivateSystem(tmp_path_factory.mktemp("private"))
+            started.append(system)
+            return system.start(names, env)
+
+    yield start
+    for system in started:
+        system.stop()
 
 
 @pytest.fixture(scope="session")

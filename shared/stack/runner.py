@@ -174,13 +174,19 @@ class ServiceProcess:
 
 
 def start_services(
-    infra: Infrastructure, names: tuple[str, ...] = SERVICES, *, log_dir: Path | None = None
+    infra: Infrastructure,
+    names: tuple[str, ...] = SERVICES,
+    *,
+    log_dir: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> dict[str, ServiceProcess]:
+    """Start each service as its own process (with `env` added to its environment) and wait until all are ready."""
     log_dir = log_dir or infra.home / "logs"
     services = {}
     for name in names:
         port = free_port()
-        services[name] = ServiceProcess(name, port, infra.service_env(name, port), log_dir / f"{name}.log").start()
+        service_env = {**infra.service_env(name, port), **(env or {})}
+        services[name] = ServiceProcess(name, port, service_env, log_dir / f"{name}.log").start()
     for service in services.values():
         service.wait_ready()
     return services
