@@ -21,5 +21,37 @@ def up(
     run_forever(home.resolve())
 
 
+@app.command("export-schemas")
+def export_schemas() -> None:
+    """Write the JSON Schema of the envelope and of every event version to shared/contract/schemas/."""
+    from shared.contract.schemas import write_schemas
+
+    for path in write_schemas():
+        typer.echo(path)
+
+
+@app.command()
+def setup() -> None:
+    """Create the catalog's topics and apply every service's migrations (the compose one-shot job)."""
+    import asyncio
+    from importlib.resources import files
+
+    from shared.broker import ensure_topics
+    from shared.db import migrate
+    from shared.settings import ServiceSettings
+    from shared.stack.runner import SERVICES
+
+    settings = ServiceSettings()
+
+    async def run() -> None:
+        created = await ensure_topics(settings.kafka_bootstrap_servers)
+        typer.echo(f"topics created: {', '.join(created) or 'none (all exist)'}")
+        for name in SERVICES:
+            applied = await migrate(settings.database_url, name, files(f"services.{name}") / "migrations")
+            typer.echo(f"{name}: {len(applied)} migration(s) applied")
+
+    asyncio.run(run())
+
+
 def main() -> None:
     app()

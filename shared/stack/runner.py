@@ -23,6 +23,13 @@ from shared.stack.tansu import TansuBroker
 log = logging.getLogger(__name__)
 
 SERVICES = ("intake", "routing", "engagements", "notify")
+
+
+def service_command(name: str) -> list[str]:
+    """How a service process is started, here and in docker-compose.yml (where `python` is the image's)."""
+    return ["python", "-m", f"services.{name}"]
+
+
 KAFKA_VERSION = os.environ.get("CRI_KAFKA_VERSION", "4.4.0")
 DATABASE = "cri"
 
@@ -141,7 +148,7 @@ class ServiceProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log_file:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", f"services.{self.name}"],
+                [sys.executable, *service_command(self.name)[1:]],
                 env=self.env,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,

@@ -1,0 +1,49 @@
+"""docker-compose.yml: valid, scalable, and running the services exactly as the embedded stack does."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from shared.stack.runner import SERVICES, service_command
+
+COMPOSE_FILE = Path(__file__).parents[2] / "docker-compose.yml"
+SCALABLE = ("routing", "notify")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load(COMPOSE_FILE.read_text())
+
+
+@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="Debian's docker-compose is not installed")
+def test_the_compose_file_validates():
+    result = subprocess.run(
+        ["docker-compose", "-f", str(COMPOSE_FILE), "config", "-q"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_service_runs_the_command_of_the_embedded_stack(compose, service):
+    assert compose["services"][service]["command"] == service_command(service)
+
+
+@pytest.mark.parametrize("service", SCALABLE)
+def test_scalable_services_publish_no_fixed_host_port(compose, service):
+    assert "ports" not in compose["services"][service]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_services_wait_for_the_setup_job_and_healthy_servers(compose, service):
+    depends = compose["services"][service]["depends_on"]
+    assert depends["setup"] == {"condition": "service_completed_successfully"}
+    assert depends["kafka"] == {"condition": "service_healthy"}
+    assert depends["postgres"] == {"condition": "service_healthy"}
+
+
+def test_the_image_runs_as_a_non_root_user():
+    dockerfile = (COMPOSE_FILE.parent / "Dockerfile").read_text()
+    assert "\nUSER cri\n" in dockerfile
