@@ -9,6 +9,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExists
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 
+from shared import metrics
 from shared.consumer import TRANSIENT_ERRORS, BatchApplier
 from shared.contract.topics import CATALOG, TopicSpec
 from shared.settings import BrokerKind, ServiceSettings
@@ -73,9 +74,14 @@ def subscribe(
         decoder=_raw,
     )
     async def apply_batch(message: KafkaMessage) -> None:
+        records = message.raw_message
+        for record in records:
+            metrics.MESSAGES_IN.labels(consumer.service, record.topic).inc()
         try:
-            await consumer.apply_batch(message.raw_message)
+            with metrics.BATCH_SECONDS.labels(consumer.service).time():
+                await consumer.apply_batch(records)
         except TRANSIENT_ERRORS as exc:
+            metrics.BATCH_ERRORS.labels(consumer.service).inc()
             # Back off before the batch is redelivered, so an outage is not a hot loop.
             failures[0] += 1
             delay = min(30.0, 0.25 * 2 ** failures[0])

@@ -9,6 +9,7 @@ the dead-letter topic (through the outbox, in the same transaction) and the part
 import base64
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -18,6 +19,7 @@ import asyncpg
 from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 
+from shared import metrics
 from shared.contract.envelope import Envelope, EventData
 from shared.contract.events import DeadLettered, UnknownEvent, parse_event
 from shared.outbox import UnitOfWork, unit_of_work
@@ -36,6 +38,9 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.DeadlockDetectedError,
     asyncpg.AdminShutdownError,
 )
+
+# The request being worked on, for log lines (set per applied event).
+correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 
 _DEAD_LETTER_NAMESPACE = UUID("6f0a3e59-8c1f-4c4e-9d44-4c0b6f0e1d2a")
 
@@ -68,8 +73,6 @@ class EventConsumer:
         self.service = service
         self._pool = pool
         self._handlers = {model.event_type: handler for model, handler in handlers.items()}
-        self.applied = 0
-        self.dead_lettered = 0
 
     async def apply_batch(self, records: Sequence[ConsumerRecord]) -> None:
         deliveries, dead = self._decode(records)
@@ -82,7 +85,7 @@ class EventConsumer:
         except Exception:  # noqa: BLE001 - one bad event must not hold back the others: isolate it
             log.exception("%s: batch of %d failed; applying one by one", self.service, len(deliveries))
             await self._apply_one_by_one(deliveries, dead)
-        self.dead_lettered += len(dead)
+        metrics.DEAD_LETTERED.labels(self.service).inc(len(dead))
 
     def _decode(self, records: Sequence[ConsumerRecord]) -> tuple[list[Delivery], list[tuple[ConsumerRecord, str]]]:
         deliveries, dead = [], []
@@ -115,8 +118,9 @@ class EventConsumer:
         for delivery in deliveries:
             if delivery.envelope.event_id in fresh:
                 fresh.discard(delivery.envelope.event_id)  # the same event twice in one batch applies once
+                correlation_id.set(delivery.envelope.correlation_id)
                 await self._handlers[delivery.envelope.type](uow, delivery.envelope, delivery.event)
-                self.applied += 1
+                metrics.EVENTS_APPLIED.labels(self.service, delivery.envelope.type).inc()
 
     async def _apply_one_by_one(self, deliveries: Sequence[Delivery], dead: list[tuple[ConsumerRecord, str]]) -> None:
         for delivery in deliveries:

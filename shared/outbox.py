@@ -9,6 +9,7 @@ from typing import Protocol
 
 import asyncpg
 
+from shared import metrics
 from shared.contract.envelope import Envelope
 from shared.contract.events import EVENT_MODELS
 from shared.db import connect
@@ -88,7 +89,6 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll_interval_s = poll_interval_s
         self._wake = asyncio.Event()
-        self.published = 0
 
     async def run(self) -> None:
         """Relay until cancelled, reconnecting after database or broker failures."""
@@ -134,7 +134,7 @@ class OutboxRelay:
         await conn.execute(
             "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
         )
-        self.published += len(rows)
+        metrics.EVENTS_OUT.labels(self._schema).inc(len(rows))
         return len(rows)
 
 

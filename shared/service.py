@@ -12,13 +12,16 @@ import asyncpg
 import uvicorn
 from fastapi import FastAPI, Request, Response
 from faststream.kafka import KafkaBroker
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pythonjsonlogger.json import JsonFormatter
 
+from shared import metrics
 from shared.broker import BrokerPublisher, make_broker, start_with_retry, subscribe
-from shared.consumer import BatchApplier, EventConsumer, EventHandler
+from shared.consumer import BatchApplier, EventConsumer, EventHandler, correlation_id
 from shared.contract.envelope import EventData
 from shared.contract.topics import TopicSpec
 from shared.db import create_pool, migrate
-from shared.outbox import OutboxRelay
+from shared.outbox import OutboxRelay, backlog
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -84,7 +87,10 @@ class ServiceRuntime:
             batch_size=self.settings.outbox_batch_size,
             poll_interval_s=self.settings.outbox_poll_interval_s,
         )
-        self._tasks = [asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay")]
+        self._tasks = [
+            asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay"),
+            asyncio.create_task(self._sample_gauges(), name=f"{self.name}-gauges"),
+        ]
         self._tasks += [
             asyncio.create_task(task(self), name=f"{self.name}-{task.__name__}") for task in self._background
         ]
@@ -104,6 +110,25 @@ class ServiceRuntime:
                 await task
         if self._pool is not None:
             await self._pool.close()
+
+    async def _sample_gauges(self, every_s: float = 5.0) -> None:
+        """Outbox backlog and consumer lag change without any event of ours: sample them."""
+        while True:
+            try:
+                async with self.pool.acquire() as conn:
+                    count, age = await backlog(conn)
+                metrics.OUTBOX_BACKLOG.labels(self.name).set(count)
+                metrics.OUTBOX_AGE.labels(self.name).set(age)
+                for subscriber in self.broker.subscribers:
+                    consumer = getattr(subscriber, "consumer", None)
+                    for partition in consumer.assignment() if consumer else ():
+                        end = consumer.highwater(partition)
+                        if end is not None:
+                            lag = max(end - await consumer.position(partition), 0)
+                            metrics.CONSUMER_LAG.labels(self.name, partition.topic, partition.partition).set(lag)
+            except Exception as exc:  # noqa: BLE001 - a failed sample must not stop sampling
+                log.debug("%s: gauge sampling failed: %r", self.name, exc)
+            await asyncio.sleep(every_s)
 
     async def _retry(self, attempt: Callable[[], Awaitable[object]], what: str) -> None:
         failures = 0
@@ -146,6 +171,10 @@ def create_service_app(runtime: ServiceRuntime, *, title: str, description: str,
     async def live() -> dict[str, str]:
         return {"status": "alive", "service": runtime.name}
 
+    @app.get("/metrics", tags=["health"], include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
     @app.get("/health/ready", tags=["health"])
     async def ready(response: Response) -> dict[str, object]:
         ok, checks = await runtime.is_ready()
@@ -159,11 +188,30 @@ def runtime_of(request: Request) -> ServiceRuntime:
     return request.app.state.runtime
 
 
+class _ServiceContext(logging.Filter):
+    """Stamps every record with the service and the correlation id of the request being worked on."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.service = self.service
+        record.correlation_id = correlation_id.get()
+        return True
+
+
 def configure_logging(service: str) -> None:
-    logging.basicConfig(
-        level=os.environ.get("CRI_LOG_LEVEL", "INFO"),
-        format=f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s",
-    )
+    """Plain lines for people; JSON lines (CRI_LOG_FORMAT=json) for log pipelines."""
+    handler = logging.StreamHandler()
+    handler.addFilter(_ServiceContext(service))
+    if os.environ.get("CRI_LOG_FORMAT") == "json":
+        handler.setFormatter(
+            JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s %(service)s %(correlation_id)s")
+        )
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(service)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=os.environ.get("CRI_LOG_LEVEL", "INFO"), handlers=[handler])
 
 
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
