@@ -17,12 +17,14 @@ from uuid import UUID, uuid5
 
 import asyncpg
 from aiokafka.structs import ConsumerRecord
+from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
 from shared import metrics
 from shared.contract.envelope import Envelope, EventData
 from shared.contract.events import DeadLettered, UnknownEvent, parse_event
 from shared.outbox import UnitOfWork, unit_of_work
+from shared.tracing import span
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +121,10 @@ class EventConsumer:
             if delivery.envelope.event_id in fresh:
                 fresh.discard(delivery.envelope.event_id)  # the same event twice in one batch applies once
                 correlation_id.set(delivery.envelope.correlation_id)
-                await self._handlers[delivery.envelope.type](uow, delivery.envelope, delivery.event)
+                headers = _headers(delivery.record)
+                with span(f"apply {delivery.envelope.type}", headers, SpanKind.CONSUMER):
+                    log.debug("%s: applying %s %s", self.service, delivery.envelope.type, delivery.envelope.event_id)
+                    await self._handlers[delivery.envelope.type](uow, delivery.envelope, delivery.event)
                 metrics.EVENTS_APPLIED.labels(self.service, delivery.envelope.type).inc()
 
     async def _apply_one_by_one(self, deliveries: Sequence[Delivery], dead: list[tuple[ConsumerRecord, str]]) -> None:
@@ -146,7 +151,7 @@ class EventConsumer:
 
 def dead_letter_envelope(consumer: str, record: ConsumerRecord, reason: str) -> Envelope:
     """The dead letter of a record, with an id derived from where the record sits, so it is recorded once."""
-    headers = {k: v.decode("utf-8", "replace") for k, v in (record.headers or ())}
+    headers = _headers(record)
     data = DeadLettered(
         consumer=consumer,
         source_topic=record.topic,
@@ -161,6 +166,10 @@ def dead_letter_envelope(consumer: str, record: ConsumerRecord, reason: str) -> 
     envelope = Envelope.wrap(data, source=consumer, correlation_id=headers.get("correlation-id", "dead-letter"))
     event_id = uuid5(_DEAD_LETTER_NAMESPACE, f"{consumer}:{record.topic}:{record.partition}:{record.offset}")
     return envelope.model_copy(update={"event_id": event_id})
+
+
+def _headers(record: ConsumerRecord) -> dict[str, str]:
+    return {k: v.decode("utf-8", "replace") for k, v in (record.headers or ())}
 
 
 def _b64(raw: bytes | None) -> str | None:

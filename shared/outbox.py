@@ -13,6 +13,7 @@ from shared import metrics
 from shared.contract.envelope import Envelope
 from shared.contract.events import EVENT_MODELS
 from shared.db import connect
+from shared.tracing import trace_headers
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +26,11 @@ class UnitOfWork:
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
-        self._pending: list[Envelope] = []
+        self._pending: list[tuple[Envelope, dict[str, str]]] = []
 
     def publish(self, envelope: Envelope) -> None:
-        self._pending.append(envelope)
+        # Headers are taken now, while the span that caused the event is current.
+        self._pending.append((envelope, {**headers_of(envelope), **trace_headers()}))
 
     async def flush(self) -> None:
         if not self._pending:
@@ -37,7 +39,7 @@ class UnitOfWork:
         await self.conn.executemany(
             "INSERT INTO outbox (event_id, topic, key, payload, headers) VALUES ($1, $2, $3, $4, $5)"
             " ON CONFLICT (event_id) DO NOTHING",
-            [(e.event_id, _topic_of(e), e.key, e.model_dump_json().encode(), headers_of(e)) for e in self._pending],
+            [(e.event_id, _topic_of(e), e.key, e.model_dump_json().encode(), h) for e, h in self._pending],
         )
         await self.conn.execute("SELECT pg_notify($1, '')", _WAKE_CHANNEL)
         self._pending.clear()

@@ -12,6 +12,7 @@ import asyncpg
 import uvicorn
 from fastapi import FastAPI, Request, Response
 from faststream.kafka import KafkaBroker
+from opentelemetry.trace import SpanKind
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pythonjsonlogger.json import JsonFormatter
 
@@ -23,6 +24,7 @@ from shared.contract.topics import TopicSpec
 from shared.db import create_pool, migrate
 from shared.outbox import OutboxRelay, backlog
 from shared.settings import ServiceSettings
+from shared.tracing import current_trace_id, setup_tracing, span
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +112,7 @@ class ServiceRuntime:
                 await task
         if self._pool is not None:
             await self._pool.close()
+        log.info("%s stopped cleanly", self.name)
 
     async def _sample_gauges(self, every_s: float = 5.0) -> None:
         """Outbox backlog and consumer lag change without any event of ours: sample them."""
@@ -167,6 +170,11 @@ def create_service_app(runtime: ServiceRuntime, *, title: str, description: str,
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
     app.state.runtime = runtime
 
+    @app.middleware("http")
+    async def trace_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        with span(f"{request.method} {request.url.path}", dict(request.headers), SpanKind.SERVER):
+            return await call_next(request)
+
     @app.get("/health/live", tags=["health"])
     async def live() -> dict[str, str]:
         return {"status": "alive", "service": runtime.name}
@@ -198,6 +206,7 @@ class _ServiceContext(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.service = self.service
         record.correlation_id = correlation_id.get()
+        record.trace_id = current_trace_id()
         return True
 
 
@@ -207,15 +216,19 @@ def configure_logging(service: str) -> None:
     handler.addFilter(_ServiceContext(service))
     if os.environ.get("CRI_LOG_FORMAT") == "json":
         handler.setFormatter(
-            JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s %(service)s %(correlation_id)s")
+            JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s %(service)s %(correlation_id)s %(trace_id)s")
         )
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(service)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=os.environ.get("CRI_LOG_LEVEL", "INFO"), handlers=[handler])
+    # CRI_LOG_LEVEL=DEBUG opens up the project's own loggers, not the chatty client libraries'.
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
+    for project_logger in ("shared", "services"):
+        logging.getLogger(project_logger).setLevel(os.environ.get("CRI_LOG_LEVEL", "INFO"))
 
 
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
     """Run one service process until SIGINT/SIGTERM; uvicorn runs the lifespan shutdown on either."""
+    setup_tracing(app.state.runtime.name)
     uvicorn.run(
         app, host=settings.http_host, port=settings.http_port, log_level="warning", timeout_graceful_shutdown=10
     )
