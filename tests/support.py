@@ -1,10 +1,13 @@
 """Test helpers: unique sample requests and bounded waits (never bare sleeps)."""
 
 import asyncio
+import copy
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
+
+from shared.contract.requests import EXAMPLE_REQUEST
 
 T = TypeVar("T")
 
@@ -15,27 +18,8 @@ def unique(prefix: str) -> str:
 
 def sample_request(**overrides: Any) -> dict[str, Any]:
     """A valid CRI-TAC request body with a unique agency, so tests never collide."""
-    body: dict[str, Any] = {
-        "agency": {
-            "name": unique("Springfield Police Department"),
-            "type": "local",
-            "state": "IL",
-            "sworn_officers": 120,
-            "population_served": 115000,
-        },
-        "contact": {
-            "name": "Jordan Lee",
-            "title": "Chief of Police",
-            "email": "jlee@springfield.example.gov",
-            "phone": "+1 217-555-0100",
-        },
-        "assistance": {
-            "topic_areas": ["de_escalation"],
-            "delivery_modes": ["in_person_training"],
-            "description": "Department-wide de-escalation training for patrol officers.",
-        },
-        "urgency": "routine",
-    }
+    body = copy.deepcopy(EXAMPLE_REQUEST)
+    body["agency"]["name"] = unique(body["agency"]["name"])
     for path, value in overrides.items():
         target = body
         *parents, leaf = path.split("__")

@@ -101,3 +101,27 @@ class RequestForAssistance(_Strict):
         description="The submitter's own reference; the same agency and reference twice is one request.",
         examples=["CASE-2026-0042"],
     )
+
+
+# A complete, valid request: the documentation's example, `cri submit`'s payload, the tests' template.
+EXAMPLE_REQUEST: dict = {
+    "agency": {
+        "name": "Springfield Police Department",
+        "type": "local",
+        "state": "IL",
+        "sworn_officers": 120,
+        "population_served": 115000,
+    },
+    "contact": {
+        "name": "Jordan Lee",
+        "title": "Chief of Police",
+        "email": "jlee@springfield.example.gov",
+        "phone": "+1 217-555-0100",
+    },
+    "assistance": {
+        "topic_areas": ["de_escalation"],
+        "delivery_modes": ["in_person_training"],
+        "description": "Department-wide de-escalation training for patrol officers.",
+    },
+    "urgency": "routine",
+}

@@ -2,6 +2,7 @@
 is configured, topics from the catalog, and the four services as separate OS processes."""
 
 import asyncio
+import json
 import logging
 import os
 import shutil
@@ -206,6 +207,16 @@ def run_forever(home: Path) -> None:
     services: dict[str, ServiceProcess] = {}
     try:
         services = start_services(infra)
+        # So that `cri topics`, `cri watch`, `cri submit` find this system without flags.
+        (home / "stack.json").write_text(
+            json.dumps(
+                {
+                    "bootstrap_servers": infra.bootstrap_servers,
+                    "database_url": infra.database_url,
+                    "services": {name: service.url for name, service in services.items()},
+                }
+            )
+        )
         print(f"CRI Exchange is up in {time.monotonic() - started:.1f}s")
         print(f"  broker      {infra.broker_kind.value} {infra.broker_version} at {infra.bootstrap_servers}")
         print(f"  database    {infra.database_url}")
