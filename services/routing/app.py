@@ -4,7 +4,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.routing import store
+from services.routing import api, store
 from services.routing.handlers import SOURCE, make_handlers
 from services.routing.policy import load_policy, load_providers
 from services.routing.settings import RoutingSettings
@@ -31,4 +31,5 @@ def create_app(settings: RoutingSettings | None = None) -> FastAPI:
         description="Assigns every request a tier and a provider, explainably, within capacity.",
     )
     app.state.policy = policy
+    app.include_router(api.router)
     return app

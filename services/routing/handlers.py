@@ -1,10 +1,13 @@
-"""Routing's event handlers: thin translations from events to decisions (policy.decide) and back to events."""
+"""Routing's event handlers (thin translations from events to decisions and back to events) and the staff
+reassignment command."""
 
 from datetime import UTC, datetime
 from uuid import UUID
 
 from services.routing import store
+from services.routing.override import staff_decision
 from services.routing.policy import Decision, Policy, decide, queue_priority
+from shared.contract.catalog import Tier
 from shared.contract.envelope import Envelope
 from shared.contract.events import (
     AgencySummary,
@@ -73,6 +76,57 @@ async def route(
     await store.record_decision(uow.conn, request_id, decision, decided_by="policy")
     event = decision_event(request_id, request, decision)
     uow.publish(Envelope.wrap(event, source=SOURCE, correlation_id=correlation_id, causation=cause))
+    return decision
+
+
+class UnknownRequest(LookupError):
+    """Routing has no such request (or has not consumed its RequestSubmitted yet)."""
+
+
+class EngagementStarted(ValueError):
+    """The request already has an engagement: moving it is an escalation of the engagement, not a reassignment."""
+
+
+async def reassign(
+    uow: UnitOfWork,
+    request_id: UUID,
+    tier: Tier,
+    provider_id: str,
+    *,
+    staff_member: str,
+    reason: str,
+    force: bool,
+    policy: Policy,
+) -> Decision:
+    """Staff put a request with a provider: the place moves, the decision is added to the history, and
+    RequestRouted (decided_by staff) is published. Raises when the assignment is refused."""
+    # Providers first, then the request: the same order as the policy's decisions, so the two never deadlock.
+    loads = await store.lock_loads(uow.conn)
+    row = await store.lock_request(uow.conn, request_id)
+    if row is None:
+        raise UnknownRequest(f"no request {request_id}")
+    if await store.has_engagement(uow.conn, request_id):
+        raise EngagementStarted(f"request {request_id} already has an engagement; escalate the engagement instead")
+    held = row["provider_id"] if row["outcome"] == "routed" else None
+    decision = staff_decision(
+        loads,
+        tier,
+        provider_id,
+        held_provider_id=held,
+        force=force,
+        today=datetime.now(UTC).date(),
+        policy_version=policy.version,
+    )
+    if held != provider_id:
+        if held is not None:
+            await store.release_place(uow.conn, held)
+        await store.reserve_place(uow.conn, provider_id)
+    await store.record_decision(
+        uow.conn, request_id, decision, decided_by="staff", reason=reason, staff_member=staff_member
+    )
+    request = RequestForAssistance.model_validate(row["request"])
+    event = decision_event(request_id, request, decision, decided_by="staff", reason=reason)
+    uow.publish(Envelope.wrap(event, source=SOURCE, correlation_id=row["correlation_id"]))
     return decision
 
 

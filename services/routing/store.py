@@ -19,11 +19,22 @@ async def seed_providers(conn: asyncpg.Connection, records: Sequence[ProviderRec
     )
 
 
+_LOADS = "SELECT record, active, assigned_total FROM providers ORDER BY provider_id"
+
+
+def _loads(rows: Sequence[asyncpg.Record]) -> list[ProviderLoad]:
+    return [ProviderLoad(ProviderRecord.model_validate(r["record"]), r["active"], r["assigned_total"]) for r in rows]
+
+
 async def lock_loads(conn: asyncpg.Connection) -> list[ProviderLoad]:
     """Every provider with its load, locked until the transaction ends: replicas deciding at the same time
     take turns, so a provider's capacity can never be exceeded. The registry is small; the lock is brief."""
-    rows = await conn.fetch("SELECT record, active, assigned_total FROM providers ORDER BY provider_id FOR UPDATE")
-    return [ProviderLoad(ProviderRecord.model_validate(r["record"]), r["active"], r["assigned_total"]) for r in rows]
+    return _loads(await conn.fetch(f"{_LOADS} FOR UPDATE"))
+
+
+async def current_loads(conn: asyncpg.Connection) -> list[ProviderLoad]:
+    """Every provider with its load, unlocked: for reading, never for deciding."""
+    return _loads(await conn.fetch(_LOADS))
 
 
 async def reserve_place(conn: asyncpg.Connection, provider_id: str) -> None:
@@ -62,7 +73,13 @@ async def record_request(
 
 
 async def record_decision(
-    conn: asyncpg.Connection, request_id: UUID, decision: Decision, *, decided_by: str, reason: str | None = None
+    conn: asyncpg.Connection,
+    request_id: UUID,
+    decision: Decision,
+    *,
+    decided_by: str,
+    reason: str | None = None,
+    staff_member: str | None = None,
 ) -> None:
     provider_id = decision.provider.provider_id if decision.provider else None
     tier = decision.tier.value if decision.tier else None
@@ -75,7 +92,7 @@ async def record_decision(
     )
     await conn.execute(
         "INSERT INTO decisions (request_id, decided_by, outcome, tier, provider_id, policy_version, rules_fired,"
-        " candidates, review_reasons, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        " candidates, review_reasons, reason, staff_member) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         request_id,
         decided_by,
         decision.outcome,
@@ -86,6 +103,7 @@ async def record_decision(
         [c.model_dump(mode="json") for c in decision.candidates],
         decision.review_reasons,
         reason,
+        staff_member,
     )
 
 
@@ -115,4 +133,46 @@ async def free_place(conn: asyncpg.Connection, engagement_id: UUID) -> str | Non
         "UPDATE engagement_places SET released_at = now() WHERE engagement_id = $1 AND released_at IS NULL"
         " RETURNING provider_id",
         engagement_id,
+    )
+
+
+async def lock_request(conn: asyncpg.Connection, request_id: UUID) -> asyncpg.Record | None:
+    """A request with its current decision, locked so a concurrent decision about it waits."""
+    return await conn.fetchrow(
+        "SELECT request_id, correlation_id, request, outcome, tier, provider_id FROM requests WHERE request_id = $1"
+        " FOR UPDATE",
+        request_id,
+    )
+
+
+async def has_engagement(conn: asyncpg.Connection, request_id: UUID) -> bool:
+    return await conn.fetchval("SELECT EXISTS (SELECT 1 FROM engagement_places WHERE request_id = $1)", request_id)
+
+
+async def decisions_of(conn: asyncpg.Connection, request_id: UUID) -> list[asyncpg.Record]:
+    """A request's decision history, oldest first."""
+    return await conn.fetch(
+        "SELECT decided_at, decided_by, staff_member, reason, outcome, tier, provider_id, policy_version, rules_fired,"
+        " candidates, review_reasons FROM decisions WHERE request_id = $1 ORDER BY id",
+        request_id,
+    )
+
+
+async def request_exists(conn: asyncpg.Connection, request_id: UUID) -> bool:
+    return await conn.fetchval("SELECT EXISTS (SELECT 1 FROM requests WHERE request_id = $1)", request_id)
+
+
+async def registry(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT provider_id, tier, record, active, assigned_total FROM providers ORDER BY tier, provider_id"
+    )
+
+
+async def policy_decided_requests(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Every request with the latest decision the policy made about it, in arrival order (for replay)."""
+    return await conn.fetch(
+        "SELECT r.request_id, r.submitted_at, r.request, d.outcome, d.tier, d.provider_id, d.policy_version"
+        " FROM requests r JOIN LATERAL (SELECT outcome, tier, provider_id, policy_version FROM decisions"
+        "  WHERE request_id = r.request_id AND decided_by = 'policy' ORDER BY id DESC LIMIT 1) d ON true"
+        " ORDER BY r.submitted_at, r.request_id"
     )

@@ -1,0 +1,158 @@
+"""Routing's staff API, version 1: override a routing decision, read a request's decision history, the registry.
+
+Every route needs a staff key (`Authorization: Bearer <key>`, keys from CRI_STAFF_API_KEYS): decisions name
+agencies, incidents' handling and staff's reasons.
+"""
+
+import secrets
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field, StringConstraints
+
+from services.routing import store
+from services.routing.handlers import EngagementStarted, UnknownRequest, reassign
+from services.routing.override import InvalidAssignment, NoRoom
+from services.routing.policy import ProviderRecord
+from services.routing.settings import RoutingSettings
+from shared.contract.catalog import Tier
+from shared.outbox import unit_of_work
+from shared.service import runtime_of
+
+_bearer = HTTPBearer(auto_error=False, description="A program staff key.")
+
+
+def staff_key(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
+    settings: RoutingSettings = runtime_of(request).settings  # type: ignore[assignment]
+    given = credentials.credentials.encode() if credentials else b""
+    # compare_digest, and against every key (a list, not a generator): no early exit says how much matched.
+    if not given or not any([secrets.compare_digest(given, key.encode()) for key in settings.staff_api_keys]):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, detail="a staff key is required", headers={"WWW-Authenticate": "Bearer"}
+        )
+
+
+router = APIRouter(prefix="/v1", tags=["staff"], dependencies=[Depends(staff_key)])
+
+NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class Assignment(BaseModel):
+    tier: Tier
+    provider_id: str = Field(examples=["iacp"])
+    reason: NonEmpty = Field(description="Why staff decide otherwise than the policy; kept in the history.")
+    staff_member: NonEmpty = Field(examples=["a.rivera@cops.example.gov"])
+    force: bool = Field(default=False, description="Assign even when the provider has no room left.")
+
+
+class DecisionView(BaseModel):
+    decided_at: datetime
+    decided_by: str = Field(examples=["policy", "staff"])
+    staff_member: str | None
+    reason: str | None
+    outcome: str = Field(examples=["routed", "queued", "needs_review"])
+    tier: str | None
+    provider_id: str | None
+    policy_version: str | None
+    rules_fired: list[str]
+    candidates: list[dict[str, Any]] = Field(description="Providers scored by the policy, best first.")
+    review_reasons: list[str]
+
+
+class DecisionHistory(BaseModel):
+    request_id: UUID
+    decisions: list[DecisionView] = Field(description="Oldest first; an override never erases what it overrode.")
+
+
+class ProviderView(BaseModel):
+    provider_id: str
+    name: str
+    tier: Tier
+    active: int = Field(description="Engagements reserved or open now.")
+    capacity: int
+    assigned_total: int
+    partner_today: bool
+    valid_from: date
+    valid_to: date | None
+
+
+_REFUSALS = {
+    UnknownRequest: status.HTTP_404_NOT_FOUND,
+    InvalidAssignment: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    NoRoom: status.HTTP_409_CONFLICT,
+    EngagementStarted: status.HTTP_409_CONFLICT,
+}
+
+
+@router.post(
+    "/requests/{request_id}/assignment",
+    response_model=DecisionView,
+    responses={
+        401: {"description": "No or unknown staff key"},
+        404: {"description": "Unknown request"},
+        409: {"description": "The provider has no room (send force), or the request already has an engagement"},
+        422: {"description": "Unknown provider, provider of another tier, or not a partner today"},
+    },
+)
+async def assign(request_id: UUID, body: Assignment, request: Request) -> DecisionView:
+    """Put a request with a tier and provider by hand. The place moves with it, the decision joins the history
+    (decided_by staff) and RequestRouted is published, all in one transaction."""
+    runtime = runtime_of(request)
+    try:
+        async with unit_of_work(runtime.pool) as uow:
+            await reassign(
+                uow,
+                request_id,
+                body.tier,
+                body.provider_id,
+                staff_member=body.staff_member,
+                reason=body.reason,
+                force=body.force,
+                policy=request.app.state.policy,
+            )
+            rows = await store.decisions_of(uow.conn, request_id)
+    except tuple(_REFUSALS) as exc:
+        raise HTTPException(_REFUSALS[type(exc)], detail=str(exc)) from None
+    return DecisionView.model_validate(dict(rows[-1]))
+
+
+@router.get(
+    "/requests/{request_id}/decisions",
+    response_model=DecisionHistory,
+    responses={404: {"description": "Unknown request"}},
+)
+async def decision_history(request_id: UUID, request: Request) -> DecisionHistory:
+    """Every decision about a request: outcome, tier, provider, rules fired, candidates scored, who and why."""
+    async with runtime_of(request).pool.acquire() as conn:
+        rows = await store.decisions_of(conn, request_id)
+        if not rows and not await store.request_exists(conn, request_id):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no request {request_id}")
+    return DecisionHistory(request_id=request_id, decisions=[DecisionView.model_validate(dict(r)) for r in rows])
+
+
+@router.get("/providers", response_model=list[ProviderView])
+async def providers(request: Request) -> list[ProviderView]:
+    """The provider registry with each provider's load now."""
+    async with runtime_of(request).pool.acquire() as conn:
+        rows = await store.registry(conn)
+    today = datetime.now(UTC).date()
+    views = []
+    for row in rows:
+        record = ProviderRecord.model_validate(row["record"])
+        views.append(
+            ProviderView(
+                provider_id=record.provider_id,
+                name=record.name,
+                tier=record.tier,
+                active=row["active"],
+                capacity=record.capacity,
+                assigned_total=row["assigned_total"],
+                partner_today=record.active_on(today),
+                valid_from=record.valid_from,
+                valid_to=record.valid_to,
+            )
+        )
+    return views

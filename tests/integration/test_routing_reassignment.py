@@ -1,0 +1,114 @@
+"""Staff override against real PostgreSQL, in a routing schema of its own (no relay publishes it, so the outbox
+shows exactly what the override would publish): the place moves, the history keeps both decisions."""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from uuid import UUID, uuid4
+
+import asyncpg
+import pytest
+
+from services.routing import store
+from services.routing.handlers import EngagementStarted, make_handlers, reassign
+from services.routing.policy import POLICY_FILE, PROVIDERS_FILE, load_policy, load_providers
+from shared.contract.catalog import Tier
+from shared.contract.envelope import Envelope
+from shared.contract.events import RequestSubmitted
+from shared.contract.requests import RequestForAssistance
+from shared.db import create_pool, migrate
+from shared.outbox import unit_of_work
+from tests.support import sample_request
+
+POLICY = load_policy(POLICY_FILE)
+MIGRATIONS = Path(__file__).parents[2] / "services" / "routing" / "migrations"
+
+
+@pytest.fixture(scope="module")
+async def routing_pool(infra) -> AsyncIterator[asyncpg.Pool]:
+    schema = f"routing_it_{uuid4().hex[:8]}"
+    await migrate(infra.database_url, schema, MIGRATIONS)
+    pool = await create_pool(infra.database_url, schema, 4)
+    async with pool.acquire() as conn:
+        await store.seed_providers(conn, load_providers(PROVIDERS_FILE))
+    yield pool
+    async with pool.acquire() as conn:
+        await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    await pool.close()
+
+
+async def routed_request(pool: asyncpg.Pool) -> UUID:
+    """A request submitted and decided by the policy, through the same handler the service runs."""
+    event = RequestSubmitted(
+        request_id=uuid4(),
+        submitted_at=datetime.now(UTC),
+        channel="http",
+        request=RequestForAssistance.model_validate(sample_request()),
+    )
+    envelope = Envelope.wrap(event, source="intake", correlation_id=str(event.request_id))
+    async with unit_of_work(pool) as uow:
+        await make_handlers(POLICY)[RequestSubmitted](uow, envelope, event)
+    return event.request_id
+
+
+async def active(pool: asyncpg.Pool, provider_id: str) -> int:
+    return await pool.fetchval("SELECT active FROM providers WHERE provider_id = $1", provider_id)
+
+
+async def test_reassigning_a_routed_request_moves_its_place_keeps_both_decisions_and_publishes_routed_by_staff(
+    routing_pool,
+) -> None:
+    request_id = await routed_request(routing_pool)
+    by_policy = await routing_pool.fetchval("SELECT provider_id FROM requests WHERE request_id = $1", request_id)
+    other = "noble" if by_policy != "noble" else "ntoa"
+    before = {p: await active(routing_pool, p) for p in (by_policy, other)}
+
+    async with unit_of_work(routing_pool) as uow:
+        await reassign(
+            uow,
+            request_id,
+            Tier.CRI_TAC,
+            other,
+            staff_member="a.rivera",
+            reason="agency asked",
+            force=False,
+            policy=POLICY,
+        )
+
+    assert await active(routing_pool, by_policy) == before[by_policy] - 1
+    assert await active(routing_pool, other) == before[other] + 1
+    history = await routing_pool.fetch(
+        "SELECT decided_by, provider_id, staff_member, reason FROM decisions WHERE request_id = $1 ORDER BY id",
+        request_id,
+    )
+    assert [tuple(row) for row in history] == [
+        ("policy", by_policy, None, None),
+        ("staff", other, "a.rivera", "agency asked"),
+    ]
+    assert await routing_pool.fetchval("SELECT provider_id FROM requests WHERE request_id = $1", request_id) == other
+    published = await routing_pool.fetch("SELECT payload FROM outbox WHERE key = $1 ORDER BY id", str(request_id))
+    last = Envelope.model_validate_json(published[-1]["payload"])
+    assert last.type == "RequestRouted"
+    assert (last.data["decided_by"], last.data["reason"], last.data["provider"]["provider_id"]) == (
+        "staff",
+        "agency asked",
+        other,
+    )
+
+
+async def test_a_request_with_an_engagement_is_not_reassigned_and_nothing_changes(routing_pool) -> None:
+    request_id = await routed_request(routing_pool)
+    provider_id = await routing_pool.fetchval("SELECT provider_id FROM requests WHERE request_id = $1", request_id)
+    async with routing_pool.acquire() as conn:
+        await store.hold_place(conn, uuid4(), request_id, provider_id)
+    other = "noble" if provider_id != "noble" else "ntoa"
+    load = await active(routing_pool, other)
+
+    with pytest.raises(EngagementStarted):
+        async with unit_of_work(routing_pool) as uow:
+            await reassign(
+                uow, request_id, Tier.CRI_TAC, other, staff_member="a.rivera", reason="late", force=True, policy=POLICY
+            )
+
+    assert await active(routing_pool, other) == load
+    assert await routing_pool.fetchval("SELECT count(*) FROM decisions WHERE request_id = $1", request_id) == 1
