@@ -1,14 +1,18 @@
 """Intake's HTTP API, version 1: submit a request for assistance, read its status."""
 
+import json
 from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Header, HTTPException, Request, Response, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
 from services.intake import store
 from services.intake.settings import IntakeSettings
+from services.intake.validation import MAX_KEY_CHARS, unstorable_strings
 from shared.contract.requests import RequestForAssistance
 from shared.outbox import unit_of_work
 from shared.service import runtime_of
@@ -46,15 +50,22 @@ class RequestStatus(BaseModel):
     "/requests",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Accepted,
-    responses={409: {"description": "Idempotency key reused with a different body"}},
+    responses={
+        409: {"description": "Idempotency key reused with a different body"},
+        413: {"description": "Body larger than the limit (64 KiB by default, `CRI_MAX_BODY_BYTES`)"},
+        415: {"description": "Content-Type other than application/json"},
+    },
 )
 async def submit_request(
     body: RequestForAssistance,
     request: Request,
     response: Response,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: Annotated[str | None, Header(max_length=MAX_KEY_CHARS)] = None,
 ) -> Accepted:
     """Accept a request for assistance. It is recorded with its RequestSubmitted event in one transaction."""
+    unstorable = unstorable_strings(body)
+    if unstorable:
+        raise RequestValidationError([{"type": e.type, "loc": ["body", *e.loc], "msg": e.msg} for e in unstorable])
     runtime = runtime_of(request)
     settings: IntakeSettings = runtime.settings  # type: ignore[assignment]
     try:
@@ -81,3 +92,14 @@ async def get_request_status(request_id: UUID, request: Request) -> RequestStatu
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no request {request_id}")
     return RequestStatus.model_validate(found)
+
+
+async def validation_failed(_request: Request, exc: RequestValidationError) -> Response:
+    """FastAPI's 422 shape without echoing the input: a NaN or an unpaired surrogate in it could not be rendered
+    as JSON, and the caller knows what it sent."""
+    errors = [{k: v for k, v in error.items() if k != "input"} for error in exc.errors()]
+    return Response(
+        json.dumps({"detail": jsonable_encoder(errors)}),
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        media_type="application/json",
+    )

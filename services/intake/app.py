@@ -3,9 +3,12 @@
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 
 from services.intake import api, store
 from services.intake.inbound import InboundSubmissions
+from services.intake.limits import BodyLimits
+from services.intake.retention import purge_expired_keys_periodically
 from services.intake.settings import IntakeSettings
 from services.intake.status import status_change
 from shared.consumer import EventHandler
@@ -51,6 +54,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     runtime.consume_records(
         [topics.INBOUND_SUBMISSIONS], "cri-intake-inbound", lambda pool: InboundSubmissions(pool, settings)
     )
+    runtime.background(purge_expired_keys_periodically)
 
     app = create_service_app(
         runtime,
@@ -58,4 +62,6 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         description="Accepts requests for assistance from agencies and other systems, durably and once.",
     )
     app.include_router(api.router)
+    app.add_exception_handler(RequestValidationError, api.validation_failed)
+    app.add_middleware(BodyLimits, max_body_bytes=settings.max_body_bytes)
     return app

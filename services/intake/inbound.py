@@ -7,13 +7,12 @@ from uuid import UUID, uuid5
 
 import asyncpg
 from aiokafka.structs import ConsumerRecord
-from pydantic import ValidationError
 
 from services.intake import store
 from services.intake.settings import IntakeSettings
+from services.intake.validation import parse_submission
 from shared.contract.envelope import Envelope
 from shared.contract.events import FieldError, SubmissionRejected
-from shared.contract.requests import RequestForAssistance
 from shared.outbox import UnitOfWork, unit_of_work
 
 _REJECTION_NAMESPACE = UUID("0b6c4a52-5f0e-4d7e-a1c9-2f5e8a9d3b17")
@@ -34,52 +33,29 @@ class InboundSubmissions:
                 await self._apply(uow, record)
 
     async def _apply(self, uow: UnitOfWork, record: ConsumerRecord) -> None:
-        headers = {k: v.decode("utf-8", "replace") for k, v in (record.headers or ())}
-        value = record.value or b""
-        if len(value) > self._settings.max_body_bytes:
-            self._reject(
-                uow,
-                record,
-                headers,
-                [
-                    FieldError(
-                        loc=[], msg=f"message is larger than {self._settings.max_body_bytes} bytes", type="too_large"
-                    )
-                ],
-            )
-            return
-        try:
-            request = RequestForAssistance.model_validate_json(value)
-        except ValidationError as exc:
-            errors = [
-                FieldError(loc=list(e["loc"]), msg=e["msg"], type=e["type"]) for e in exc.errors(include_url=False)
-            ]
-            self._reject(uow, record, headers, errors)
+        headers = {k: _text(v) for k, v in (record.headers or ())}
+        parsed = parse_submission(record.value or b"", headers, self._settings.max_body_bytes)
+        if isinstance(parsed, list):
+            self._reject(uow, record, headers, parsed)
             return
         # A redelivered record carries the same position, hence the same key: it is recognised, not doubled.
         key = headers.get("idempotency-key") or f"kafka:{record.topic}:{record.partition}:{record.offset}"
         try:
             await store.accept(
                 uow,
-                request,
+                parsed,
                 "kafka",
                 idempotency_key=key,
                 key_ttl=self._settings.idempotency_key_ttl,
                 correlation_id=headers.get("correlation-id"),
             )
         except store.IdempotencyConflict:
-            self._reject(
-                uow,
-                record,
-                headers,
-                [
-                    FieldError(
-                        loc=["headers", "idempotency-key"],
-                        msg="key already used with a different request",
-                        type="idempotency_conflict",
-                    )
-                ],
+            conflict = FieldError(
+                loc=["headers", "idempotency-key"],
+                msg="key already used with a different request",
+                type="idempotency_conflict",
             )
+            self._reject(uow, record, headers, [conflict])
             return
         self.accepted += 1
 
@@ -88,7 +64,7 @@ class InboundSubmissions:
     ) -> None:
         correlation_id = headers.get("correlation-id")
         rejection = SubmissionRejected(
-            submission_key=record.key.decode("utf-8", "replace") if record.key else None,
+            submission_key=_text(record.key) if record.key else None,
             publisher_correlation_id=correlation_id,
             errors=errors,
             rejected_at=datetime.now(UTC),
@@ -98,3 +74,8 @@ class InboundSubmissions:
         event_id = uuid5(_REJECTION_NAMESPACE, f"{record.topic}:{record.partition}:{record.offset}")
         uow.publish(envelope.model_copy(update={"event_id": event_id}))
         self.rejected += 1
+
+
+def _text(raw: bytes | None) -> str:
+    """Publisher bytes as text PostgreSQL can store: invalid UTF-8 and NUL become U+FFFD."""
+    return (raw or b"").decode("utf-8", "replace").replace("\x00", "\ufffd")

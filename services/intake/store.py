@@ -66,23 +66,13 @@ async def accept(
                 raise IdempotencyConflict(idempotency_key)
             return Acceptance(first["request_id"], replayed=True)
 
-    if request.client_reference is not None:
-        earlier = await conn.fetchval(
-            "SELECT request_id FROM requests WHERE agency_key = $1 AND client_reference = $2",
-            agency_key(request.agency),
-            request.client_reference,
-        )
-        if earlier is not None:
-            if idempotency_key is not None:
-                await conn.execute(
-                    "UPDATE idempotency_keys SET request_id = $2 WHERE key = $1", idempotency_key, earlier
-                )
-            return Acceptance(earlier, replayed=True)
-
     now = datetime.now(UTC)
-    await conn.execute(
+    # ON CONFLICT: of two concurrent submissions of one agency's client reference, the second finds the first.
+    inserted = await conn.fetchval(
         "INSERT INTO requests (request_id, submitted_at, channel, agency_key, client_reference, body, status,"
-        " updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'submitted', $2)",
+        " updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'submitted', $2)"
+        " ON CONFLICT (agency_key, client_reference) WHERE client_reference IS NOT NULL DO NOTHING"
+        " RETURNING request_id",
         request_id,
         now,
         channel,
@@ -90,6 +80,15 @@ async def accept(
         request.client_reference,
         request.model_dump(mode="json"),
     )
+    if inserted is None:
+        earlier = await conn.fetchval(
+            "SELECT request_id FROM requests WHERE agency_key = $1 AND client_reference = $2",
+            agency_key(request.agency),
+            request.client_reference,
+        )
+        if idempotency_key is not None:
+            await conn.execute("UPDATE idempotency_keys SET request_id = $2 WHERE key = $1", idempotency_key, earlier)
+        return Acceptance(earlier, replayed=True)
     event = RequestSubmitted(request_id=request_id, submitted_at=now, channel=channel, request=request)
     envelope = Envelope.wrap(event, source=SOURCE, correlation_id=correlation_id or str(request_id))
     await conn.execute(
@@ -107,9 +106,11 @@ async def record_status(conn: asyncpg.Connection, envelope: Envelope, request_id
     """Append a downstream event to the request's timeline and move its status forward."""
     assignments = ", ".join(f"{column} = ${i}" for i, column in enumerate(change.columns, start=4))
     await conn.execute(
-        f"UPDATE requests SET status = $2, updated_at = $3{', ' if assignments else ''}{assignments}"
-        # Events from two topics can arrive out of order; the latest by occurrence decides the status.
-        " WHERE request_id = $1 AND updated_at <= $3",
+        # Events from two topics can arrive out of order: the latest by occurrence decides the status, but the
+        # columns an event sets (tier, provider, engagement) are kept whichever arrives first.
+        "UPDATE requests SET status = CASE WHEN updated_at <= $3 THEN $2 ELSE status END,"
+        f" updated_at = greatest(updated_at, $3){', ' if assignments else ''}{assignments}"
+        " WHERE request_id = $1",
         request_id,
         change.status,
         envelope.occurred_at,

@@ -1,0 +1,93 @@
+"""Intake on a stack of its own (its broker is stopped here): requests accepted while Kafka is down are all
+published once it is back, none lost and none doubled; expired idempotency keys are purged in the background."""
+
+import asyncio
+import json
+
+import asyncpg
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from shared.contract import topics
+from tests.support import eventually, sample_request, unique
+
+pytestmark = pytest.mark.e2e
+
+REQUESTS = 50
+
+
+@pytest.fixture(scope="module")
+def stack(private_system):
+    return private_system(("intake",), env={"CRI_IDEMPOTENCY_PURGE_INTERVAL": "PT1S"})
+
+
+@pytest.fixture(scope="module")
+async def stack_db(stack):
+    pool = await asyncpg.create_pool(stack.infra.database_url, min_size=1, max_size=2)
+    yield pool
+    await pool.close()
+
+
+async def test_requests_accepted_while_the_broker_is_down_are_each_published_once_it_is_back(stack, stack_db):
+    stack.infra.broker.stop()
+    try:
+        async with httpx.AsyncClient(base_url=stack.services["intake"].url, timeout=30) as client:
+            responses = [await client.post("/v1/requests", json=sample_request()) for _ in range(REQUESTS)]
+        assert {r.status_code for r in responses} == {202}
+        request_ids = [r.json()["request_id"] for r in responses]
+        waiting = await stack_db.fetchval(
+            "SELECT count(*) FROM intake.outbox WHERE published_at IS NULL AND key = ANY($1::text[])", request_ids
+        )
+        assert waiting == REQUESTS
+    finally:
+        await asyncio.to_thread(stack.infra.broker.start)
+
+    async def all_published():
+        return not await stack_db.fetchval(
+            "SELECT count(*) FROM intake.outbox WHERE published_at IS NULL AND key = ANY($1::text[])", request_ids
+        )
+
+    await eventually(all_published, timeout_s=120, what="the outbox to drain once the broker is back")
+    submitted = [e for e in await _read_whole_topic(stack.infra.bootstrap_servers) if e["type"] == "RequestSubmitted"]
+    ours = [e for e in submitted if e["data"]["request_id"] in request_ids]
+    assert sorted(e["data"]["request_id"] for e in ours) == sorted(request_ids)
+    assert len({e["event_id"] for e in ours}) == REQUESTS
+
+
+async def test_idempotency_keys_past_their_retention_are_purged_and_fresh_ones_kept(stack, stack_db):
+    expired, fresh = unique("expired-key"), unique("fresh-key")
+    await stack_db.execute(
+        "INSERT INTO intake.idempotency_keys (key, body_sha256, request_id, created_at) VALUES"
+        " ($1, '\\x00', gen_random_uuid(), now() - interval '25 hours'), ($2, '\\x00', gen_random_uuid(), now())",
+        expired,
+        fresh,
+    )
+
+    async def purged():
+        return not await stack_db.fetchval("SELECT count(*) FROM intake.idempotency_keys WHERE key = $1", expired)
+
+    await eventually(purged, what="the expired key to be purged")
+    assert await stack_db.fetchval("SELECT count(*) FROM intake.idempotency_keys WHERE key = $1", fresh) == 1
+
+
+async def _read_whole_topic(bootstrap_servers: str) -> list[dict]:
+    """Every envelope on cri.requests up to its current end, read without a consumer group."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topics.REQUESTS.name, p) for p in range(topics.REQUESTS.partitions)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        end = await consumer.end_offsets(partitions)
+        envelopes = []
+
+        async def read_to_end():
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                envelopes.extend(json.loads(record.value) for record in records)
+            return all([await consumer.position(tp) >= end[tp] for tp in partitions])
+
+        await eventually(read_to_end, what="cri.requests to be read to its end")
+        return envelopes
+    finally:
+        await consumer.stop()
