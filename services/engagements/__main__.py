@@ -1,7 +1,7 @@
 from services.engagements.app import create_app
+from services.engagements.settings import EngagementsSettings
 from shared.service import configure_logging, serve
-from shared.settings import ServiceSettings
 
 configure_logging("engagements")
-settings = ServiceSettings()
+settings = EngagementsSettings()
 serve(create_app(settings), settings)

@@ -1,21 +1,37 @@
-"""Engagements' composition root."""
+"""Engagements' composition root: the routed-request consumer, the HTTP API, the deadline scanner, the dashboard."""
 
 from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.engagements.handlers import HANDLERS, SOURCE
+from services.engagements import api, dashboard
+from services.engagements.commands import SOURCE
+from services.engagements.deadlines import DeadlineClock
+from services.engagements.handlers import make_handlers
+from services.engagements.lifecycle import load_deadlines
+from services.engagements.scanner import scan_forever
+from services.engagements.settings import EngagementsSettings
 from shared.contract import topics
 from shared.service import ServiceRuntime, create_service_app
-from shared.settings import ServiceSettings
 
 
-def create_app(settings: ServiceSettings | None = None) -> FastAPI:
-    settings = settings or ServiceSettings()
+def create_app(settings: EngagementsSettings | None = None) -> FastAPI:
+    settings = settings or EngagementsSettings()
+    # Read at start: a broken deadlines file stops the service here, with the file's line in the message.
+    clock = DeadlineClock(load_deadlines(settings.deadlines_file), settings.deadline_day_seconds)
     runtime = ServiceRuntime(SOURCE, settings, Path(__file__).parent / "migrations")
-    runtime.consume([topics.REQUESTS], HANDLERS)
-    return create_service_app(
+    runtime.consume([topics.REQUESTS], make_handlers(clock))
+
+    async def scan_deadlines(rt: ServiceRuntime) -> None:
+        await scan_forever(rt.pool, settings.deadline_scan_batch, settings.deadline_scan_interval_s)
+
+    runtime.background(scan_deadlines)
+    app = create_service_app(
         runtime,
         title="CRI Exchange engagements",
-        description="Tracks every engagement from opening to close, with milestones and deadlines.",
+        description="Tracks every engagement from opening to close, with milestones, deadlines and a dashboard.",
     )
+    app.state.deadline_clock = clock
+    app.include_router(api.router)
+    app.include_router(dashboard.router)
+    return app

@@ -148,6 +148,14 @@ def close(tier: Tier, status: str, outcome: str) -> str:
     raise InvalidTransition(reason, allowed)
 
 
+def escalate(tier: Tier, status: str, to_tier: Tier) -> str:
+    """The status after moving an open engagement along the continuum to another tier: closed, as escalated."""
+    if to_tier == tier and is_open(status):
+        others = [t.value for t in Tier if t != tier]
+        raise InvalidTransition(f"the engagement is already {tier}; escalation moves it to another tier", others)
+    return close(tier, status, Outcome.ESCALATED)
+
+
 def _position(tier: Tier, status: str) -> int:
     stages = LIFECYCLES[tier]
     if status not in stages:

@@ -1,0 +1,258 @@
+"""Engagements' HTTP API, version 1: list and read engagements, record milestones, escalate, close."""
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+from uuid import UUID
+
+import asyncpg
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.engagements import commands, lifecycle, recommendations, store
+from services.engagements.deadlines import DeadlineClock
+from shared.contract.catalog import Tier
+from shared.outbox import UnitOfWork, unit_of_work
+from shared.service import runtime_of
+
+router = APIRouter(prefix="/v1", tags=["engagements"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "Unknown engagement"},
+    409: {"description": "Refused by the lifecycle (reason and what is allowed), or a stale expected_version"},
+}
+
+
+class _Command(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    expected_version: int = Field(ge=1, description="The version you read; the change applies only to it.")
+
+
+class RecordMilestone(_Command):
+    milestone: str = Field(min_length=1, examples=["scoping"])
+    detail: str | None = Field(default=None, description="Kind of assistance, or the agency's closeout feedback.")
+    note: str | None = None
+    recorded_by: str = Field(min_length=1, examples=["iacp:a.rivera"])
+
+
+class Escalation(_Command):
+    to_tier: Tier
+    reason: str = Field(min_length=1)
+    escalated_by: str = Field(min_length=1)
+
+
+class ClosingOutcome(StrEnum):
+    """Escalation is not closed here but through /escalation, which names the next tier."""
+
+    COMPLETED = lifecycle.Outcome.COMPLETED.value
+    WITHDRAWN = lifecycle.Outcome.WITHDRAWN.value
+    DECLINED = lifecycle.Outcome.DECLINED.value
+
+
+class Closure(_Command):
+    outcome: ClosingOutcome
+    note: str = Field(min_length=1)
+    closed_by: str = Field(min_length=1)
+
+
+class NewRecommendation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, examples=["Adopt a written de-escalation policy"])
+    proposed_by: str = Field(min_length=1)
+
+
+class RecommendationChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: lifecycle.RecommendationStatus
+    changed_by: str = Field(min_length=1)
+    note: str | None = None
+
+
+class RecommendationStep(BaseModel):
+    status: str
+    at: datetime
+    changed_by: str
+    note: str | None
+
+
+class Recommendation(BaseModel):
+    recommendation_id: UUID
+    text: str
+    status: str
+    created_at: datetime
+    history: list[RecommendationStep]
+
+
+class Deadline(BaseModel):
+    milestone: str
+    due_at: datetime
+
+
+class Engagement(BaseModel):
+    engagement_id: UUID
+    request_id: UUID
+    tier: Tier
+    status: str
+    provider: dict[str, Any]
+    agency: dict[str, Any]
+    urgency: str
+    opened_at: datetime
+    status_since: datetime
+    first_contact_at: datetime | None
+    closed_at: datetime | None
+    outcome: str | None
+    escalated_from: UUID | None
+    overdue: bool
+    version: int
+    allowed_next: list[str] = Field(description="Milestones that may be recorded now.")
+    allowed_outcomes: list[str] = Field(description="Outcomes it may be closed with now.")
+
+    @classmethod
+    def of(cls, row: asyncpg.Record) -> "Engagement":
+        tier = Tier(row["tier"])
+        return cls.model_validate(
+            dict(
+                row,
+                allowed_next=lifecycle.allowed_next(tier, row["status"]),
+                allowed_outcomes=lifecycle.allowed_outcomes(tier, row["status"]),
+            )
+        )
+
+
+class AuditEntry(BaseModel):
+    at: datetime
+    actor: str
+    action: str
+    detail: dict[str, Any]
+    reason: str | None
+
+
+class EngagementTimeline(Engagement):
+    milestones: list[dict[str, Any]]
+    audit_trail: list[AuditEntry]
+    next_deadline: Deadline | None
+
+
+class Page(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[Engagement]
+
+
+@router.get("/engagements", response_model=Page)
+async def list_engagements(
+    request: Request,
+    tier: Tier | None = None,
+    status_: Annotated[str | None, Query(alias="status")] = None,
+    provider_id: str | None = None,
+    overdue: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page:
+    """Engagements, newest first, filtered by tier, status, provider and overdue."""
+    filters = store.Filters(tier and tier.value, status_, provider_id, overdue)
+    async with runtime_of(request).pool.acquire() as conn:
+        rows, total = await store.list_engagements(conn, filters, limit, offset)
+    return Page(total=total, limit=limit, offset=offset, items=[Engagement.of(row) for row in rows])
+
+
+@router.get("/engagements/{engagement_id}", response_model=EngagementTimeline, responses=_ERRORS)
+async def get_engagement(engagement_id: UUID, request: Request) -> EngagementTimeline:
+    """One engagement with its timeline: milestones, audit trail, next deadline."""
+    async with runtime_of(request).pool.acquire() as conn:
+        row = await store.load(conn, engagement_id)
+        if row is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no engagement {engagement_id}")
+        trail = await store.audit_trail(conn, engagement_id)
+        deadline = await store.pending_deadline(conn, engagement_id)
+    return EngagementTimeline(
+        **Engagement.of(row).model_dump(),
+        milestones=row["milestones"],
+        audit_trail=[AuditEntry.model_validate(dict(entry)) for entry in trail],
+        next_deadline=Deadline.model_validate(dict(deadline)) if deadline else None,
+    )
+
+
+@router.post("/engagements/{engagement_id}/milestones", response_model=Engagement, responses=_ERRORS)
+async def record_milestone(engagement_id: UUID, body: RecordMilestone, request: Request) -> Engagement:
+    """Record the next milestone or a progress update (MilestoneReached, EngagementStatusChanged, snapshot)."""
+    clock: DeadlineClock = request.app.state.deadline_clock
+    fields = body.model_dump()
+    return await _change(request, lambda uow: commands.record_milestone(uow, clock, engagement_id, **fields))
+
+
+@router.post("/engagements/{engagement_id}/escalation", response_model=Engagement, responses=_ERRORS)
+async def escalate(engagement_id: UUID, body: Escalation, request: Request) -> Engagement:
+    """Close as escalated and publish EngagementEscalated; routing opens the next tier's engagement."""
+    return await _change(request, lambda uow: commands.escalate(uow, engagement_id, **body.model_dump()))
+
+
+@router.post("/engagements/{engagement_id}/closure", response_model=Engagement, responses=_ERRORS)
+async def close(engagement_id: UUID, body: Closure, request: Request) -> Engagement:
+    """Close with an outcome (EngagementStatusChanged, EngagementClosed, snapshot)."""
+    return await _change(request, lambda uow: commands.close(uow, engagement_id, **body.model_dump(mode="json")))
+
+
+@router.get("/engagements/{engagement_id}/recommendations", response_model=list[Recommendation], responses=_ERRORS)
+async def list_recommendations(engagement_id: UUID, request: Request) -> list[Recommendation]:
+    """An assessment's recommendations, oldest first, each with its status history."""
+    async with runtime_of(request).pool.acquire() as conn:
+        if await store.load(conn, engagement_id) is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no engagement {engagement_id}")
+        return [Recommendation.model_validate(r) for r in await store.recommendations(conn, engagement_id)]
+
+
+@router.post(
+    "/engagements/{engagement_id}/recommendations",
+    response_model=Recommendation,
+    status_code=status.HTTP_201_CREATED,
+    responses=_ERRORS,
+)
+async def add_recommendation(engagement_id: UUID, body: NewRecommendation, request: Request) -> Recommendation:
+    """Propose a recommendation (assessments in findings_and_recommendations or implementation_monitoring)."""
+    async with _refusals(), unit_of_work(runtime_of(request).pool) as uow:
+        added = await recommendations.add(uow, engagement_id, **body.model_dump())
+    return await _recommendation(request, engagement_id, added)
+
+
+@router.patch(
+    "/engagements/{engagement_id}/recommendations/{recommendation_id}", response_model=Recommendation, responses=_ERRORS
+)
+async def change_recommendation(
+    engagement_id: UUID, recommendation_id: UUID, body: RecommendationChange, request: Request
+) -> Recommendation:
+    """Move a recommendation to its next status (accepted, in_progress, implemented, not_implemented, withdrawn)."""
+    async with _refusals(), unit_of_work(runtime_of(request).pool) as uow:
+        await recommendations.change(uow, engagement_id, recommendation_id, **body.model_dump())
+    return await _recommendation(request, engagement_id, recommendation_id)
+
+
+async def _recommendation(request: Request, engagement_id: UUID, recommendation_id: UUID) -> Recommendation:
+    async with runtime_of(request).pool.acquire() as conn:
+        found = await store.recommendations(conn, engagement_id)
+    return Recommendation.model_validate(next(r for r in found if r["recommendation_id"] == recommendation_id))
+
+
+async def _change(request: Request, command: Callable[[UnitOfWork], Awaitable[asyncpg.Record]]) -> Engagement:
+    async with _refusals(), unit_of_work(runtime_of(request).pool) as uow:
+        row = await command(uow)
+    return Engagement.of(row)
+
+
+@asynccontextmanager
+async def _refusals() -> AsyncIterator[None]:
+    """Command refusals as HTTP answers; the transaction they abort leaves nothing behind."""
+    try:
+        yield
+    except (commands.EngagementNotFound, recommendations.RecommendationNotFound) as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
+    except lifecycle.InvalidTransition as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail={"reason": exc.reason, "allowed": exc.allowed}) from None
+    except commands.StaleVersion as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail={"reason": str(exc), "allowed": []}) from None

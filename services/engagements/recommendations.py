@@ -1,0 +1,52 @@
+"""The recommendations of an Organizational Assessment: added during findings or monitoring, then moved
+through their statuses, each move kept in their history and the engagement's audit trail."""
+
+from uuid import UUID, uuid4
+
+from services.engagements import lifecycle, store
+from services.engagements.commands import EngagementNotFound
+from services.engagements.lifecycle import RecommendationStatus
+from shared.contract.catalog import Tier
+from shared.outbox import UnitOfWork
+
+
+class RecommendationNotFound(LookupError):
+    pass
+
+
+async def add(uow: UnitOfWork, engagement_id: UUID, *, text: str, proposed_by: str) -> UUID:
+    row = await store.load(uow.conn, engagement_id)
+    if row is None:
+        raise EngagementNotFound(f"no engagement {engagement_id}")
+    if not lifecycle.can_add_recommendations(Tier(row["tier"]), row["status"]):
+        raise lifecycle.InvalidTransition(
+            "recommendations are added to an organizational assessment in findings_and_recommendations"
+            " or implementation_monitoring",
+            lifecycle.allowed_next(Tier(row["tier"]), row["status"]),
+        )
+    recommendation_id = uuid4()
+    status = RecommendationStatus.PROPOSED
+    await store.add_recommendation(uow.conn, engagement_id, recommendation_id, text, status, proposed_by)
+    await store.audit(
+        uow.conn, engagement_id, proposed_by, "recommendation_added", {"recommendation_id": str(recommendation_id)}
+    )
+    return recommendation_id
+
+
+async def change(
+    uow: UnitOfWork,
+    engagement_id: UUID,
+    recommendation_id: UUID,
+    *,
+    status: RecommendationStatus,
+    changed_by: str,
+    note: str | None,
+) -> None:
+    row = await store.load_recommendation(uow.conn, engagement_id, recommendation_id)
+    if row is None:
+        raise RecommendationNotFound(f"no recommendation {recommendation_id} in engagement {engagement_id}")
+    new = lifecycle.change_recommendation(RecommendationStatus(row["status"]), status)
+    if not await store.change_recommendation(uow.conn, recommendation_id, row["status"], new, changed_by, note):
+        raise lifecycle.InvalidTransition("the recommendation changed status meanwhile: reload it and try again", [])
+    detail = {"recommendation_id": str(recommendation_id), "from": row["status"], "to": new}
+    await store.audit(uow.conn, engagement_id, changed_by, "recommendation_changed", detail, note)
