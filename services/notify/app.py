@@ -5,10 +5,12 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
+from services.notify import api
 from services.notify.channels import Channels
 from services.notify.dispatch import SOURCE, Dispatcher
 from services.notify.handlers import make_handlers
-from services.notify.messages import Preferences, Recipient
+from services.notify.messages import Recipient
+from services.notify.preferences import load_preferences
 from services.notify.settings import NotifySettings
 from shared.contract import topics
 from shared.service import ServiceRuntime, create_service_app
@@ -16,19 +18,22 @@ from shared.service import ServiceRuntime, create_service_app
 
 def create_app(settings: NotifySettings | None = None) -> FastAPI:
     settings = settings or NotifySettings()
+    preferences = load_preferences(settings.preferences_file)  # before anything starts: a bad file stops here
     runtime = ServiceRuntime(SOURCE, settings, Path(__file__).parent / "migrations")
     staff = Recipient(
         role="staff", name=settings.staff_name, email=settings.staff_email, webhook_url=settings.staff_webhook_url
     )
-    runtime.consume([topics.REQUESTS, topics.ENGAGEMENTS], make_handlers(staff, Preferences()))
+    runtime.consume([topics.REQUESTS, topics.ENGAGEMENTS], make_handlers(staff, preferences))
 
     async def dispatch(rt: ServiceRuntime) -> None:
         async with httpx.AsyncClient() as http:
             await Dispatcher(rt.pool, settings, Channels(settings, http)).run()
 
     runtime.background(dispatch)
-    return create_service_app(
+    app = create_service_app(
         runtime,
         title="CRI Exchange notify",
         description="Tells the right people, once, over email and signed webhooks.",
     )
+    app.include_router(api.router)
+    return app

@@ -56,6 +56,9 @@ class Channels:
                 password=s.smtp_password,
                 timeout=s.smtp_timeout_s,
             )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = [refusal.code for refusal in exc.recipients]
+            raise DeliveryFailed(f"SMTP refused the recipient: {codes}", permanent=min(codes) >= 500) from exc
         except aiosmtplib.SMTPResponseException as exc:
             # 4xx: the server asks us to come back later; 5xx: it will never take this message.
             raise DeliveryFailed(f"SMTP {exc.code}: {exc.message}", permanent=exc.code >= 500) from exc

@@ -2,10 +2,12 @@
 partition: due deliveries are claimed, sent, and settled (sent, retried later with backoff, or failed)."""
 
 import asyncio
+import base64
+import json
 import logging
 import random
 from datetime import UTC, datetime, timedelta
-from uuid import UUID
+from uuid import UUID, uuid5
 
 import asyncpg
 
@@ -14,11 +16,12 @@ from services.notify.channels import Channels, DeliveryFailed
 from services.notify.messages import PlannedNotification, RenderError, render, retry_delay
 from services.notify.settings import NotifySettings
 from shared.contract.envelope import Envelope
-from shared.contract.events import NotificationFailed, NotificationSent
+from shared.contract.events import EVENT_MODELS, DeadLettered, NotificationFailed, NotificationSent
 from shared.outbox import unit_of_work
 
 log = logging.getLogger(__name__)
 SOURCE = "notify"
+_DEAD_LETTER_NAMESPACE = UUID("0b7f6a52-3c1e-4d8e-9a61-2f4c9e5d7b13")
 
 
 class Dispatcher:
@@ -61,6 +64,9 @@ class Dispatcher:
             await self._channels.deliver(delivery, planned, rendered)
         except DeliveryFailed as exc:
             failure = exc
+        except Exception as exc:  # noqa: BLE001 - a surprise in one send must not stop the dispatcher
+            log.exception("notification %s: unexpected error", delivery)
+            failure = DeliveryFailed(f"unexpected error: {exc!r}", permanent=False)
         await self._settle(delivery, row["correlation_id"], row["attempts"], planned, failure)
 
     async def _settle(
@@ -93,6 +99,7 @@ class Dispatcher:
                 await store.mark_failed(uow.conn, delivery, reason)
                 event = NotificationFailed(**common, reason=reason, permanent=failure.permanent, failed_at=now)
                 uow.publish(Envelope.wrap(event, source=SOURCE, correlation_id=correlation_id))
+                uow.publish(dead_letter(delivery, correlation_id, planned, reason, now))
                 log.warning("notification %s failed: %s", delivery, reason)
                 self.failed += 1
             else:
@@ -100,3 +107,35 @@ class Dispatcher:
                     attempts, base_s=self._settings.retry_base_s, cap_s=self._settings.retry_cap_s, rng=self._rng
                 )
                 await store.retry_later(uow.conn, delivery, failure.reason, delay)
+
+
+def dead_letter(
+    delivery: UUID, correlation_id: str, planned: PlannedNotification, reason: str, now: datetime
+) -> Envelope:
+    """The dead letter of a notification given up on, with an id derived from its delivery so it is recorded once.
+
+    It names the delivery and its cause, not the message: the rendered text may be confidential, and the delivery
+    log (`GET /v1/deliveries/{id}`) holds the rest. A delivery is not a record, so partition and offset are -1.
+    """
+    value = {
+        "delivery_id": str(delivery),
+        "cause_event_id": str(planned.cause_event_id),
+        "cause_event_type": planned.cause_event_type,
+        "kind": planned.kind,
+        "role": planned.recipient.role,
+        "channel": planned.channel,
+        "request_id": str(planned.request_id) if planned.request_id else None,
+    }
+    data = DeadLettered(
+        consumer=SOURCE,
+        source_topic=EVENT_MODELS[planned.cause_event_type].topic,
+        source_partition=-1,
+        source_offset=-1,
+        original_key_b64=None,
+        original_value_b64=base64.b64encode(json.dumps(value, sort_keys=True).encode()).decode(),
+        original_headers={"correlation-id": correlation_id, "event-type": planned.cause_event_type},
+        reason=reason,
+        dead_lettered_at=now,
+    )
+    envelope = Envelope.wrap(data, source=SOURCE, correlation_id=correlation_id)
+    return envelope.model_copy(update={"event_id": uuid5(_DEAD_LETTER_NAMESPACE, str(delivery))})

@@ -1,4 +1,7 @@
-"""Notify's event handlers: remember requests, decide who hears what, record one delivery each."""
+"""Notify's event handlers: remember requests, decide who hears what, record one delivery each.
+
+An event about a request not yet on record waits (parked) for the request's RequestSubmitted, then is planned.
+"""
 
 from services.notify import store
 from services.notify.messages import Preferences, Recipient, RequestFacts, plan_notifications
@@ -13,6 +16,7 @@ from shared.contract.events import (
     RequestQueued,
     RequestRouted,
     RequestSubmitted,
+    parse_event,
 )
 from shared.outbox import UnitOfWork
 
@@ -29,13 +33,26 @@ NOTIFIED_EVENTS = (
 
 
 def make_handlers(staff: Recipient, preferences: Preferences) -> dict[type[EventData], EventHandler]:
+    async def plan_and_record(
+        uow: UnitOfWork, envelope: Envelope, event: EventData, facts: RequestFacts | None
+    ) -> None:
+        planned = plan_notifications(envelope, event, request=facts, staff=staff, preferences=preferences)
+        await store.record_deliveries(uow.conn, envelope, planned)
+
     async def on_event(uow: UnitOfWork, envelope: Envelope, event: EventData) -> None:
+        request_id = getattr(event, "request_id", None)
         if isinstance(event, RequestSubmitted):
             facts = RequestFacts.from_submitted(event)
             await store.remember_request(uow.conn, facts)
-        else:
-            facts = await store.request_facts(uow.conn, getattr(event, "request_id", None))
-        planned = plan_notifications(envelope, event, request=facts, staff=staff, preferences=preferences)
-        await store.record_deliveries(uow.conn, envelope, planned)
+            await plan_and_record(uow, envelope, event, facts)
+            for parked in await store.unpark(uow.conn, facts.request_id):
+                await plan_and_record(uow, parked, parse_event(parked), facts)
+            return
+        facts = await store.request_facts(uow.conn, request_id)
+        if facts is None and request_id is not None:
+            # Engagement events travel on another topic and may overtake the RequestSubmitted they follow.
+            await store.park(uow.conn, envelope, request_id)
+            return
+        await plan_and_record(uow, envelope, event, facts)
 
     return {model: on_event for model in NOTIFIED_EVENTS}

@@ -19,6 +19,7 @@ Who hears what:
 MilestoneReached is in "anything else": milestone names belong to the engagements service, not the contract,
 and the agency follows its milestones on its status page.
 
+Staff's webhook URL is a setting; a provider's comes from `Preferences.provider_webhooks` (keyed by provider id).
 Each recipient gets one notification per channel its preferences allow. A recipient whose address for that
 channel is unknown (no request facts on record, a provider without a mailbox) is planned all the same, with
 `PlannedNotification.address` None, so the caller records the failure ("missing recipient address") instead of
@@ -83,6 +84,9 @@ NEXT_STEPS: dict[Tier, str] = {
 }
 
 _DELIVERY_NAMESPACE = UUID("fd3e369d-de86-4758-8b1e-c6237e00f298")
+_TEMPLATE_DIR = Path(__file__).parent / "templates"
+# Every message kind has templates named after it; a kind is known when its subject template exists.
+KINDS = frozenset(path.name.removesuffix(".subject.txt") for path in _TEMPLATE_DIR.glob("*.subject.txt"))
 
 
 class _Frozen(BaseModel):
@@ -144,14 +148,34 @@ class RecipientPreferences(_Frozen):
     channels: frozenset[Channel] | None = None  # None: the default channels
     opted_out: frozenset[str] = frozenset()  # message kinds
 
+    @field_validator("opted_out")
+    @classmethod
+    def _known_kinds(cls, opted_out: frozenset[str]) -> frozenset[str]:
+        # A misspelt kind would silently opt out of nothing.
+        unknown = sorted(opted_out - KINDS)
+        if unknown:
+            raise ValueError(f"unknown message kinds {unknown}; known: {sorted(KINDS)}")
+        return opted_out
+
 
 class Preferences(_Frozen):
     """Per address (a recipient's email, or its webhook URL when it has no email): channels and opt-outs.
 
     Without an entry, or without `channels` in it: email for everyone, webhook where a webhook URL exists.
+    Events name a provider by id and mailbox only, so a provider's webhook URL comes from `provider_webhooks`
+    (provider id -> URL): the id is the provider's stable identity, and it exists even without a mailbox.
     """
 
     by_address: dict[str, RecipientPreferences] = {}
+    provider_webhooks: dict[str, str] = {}
+
+    @field_validator("provider_webhooks")
+    @classmethod
+    def _http_urls(cls, provider_webhooks: dict[str, str]) -> dict[str, str]:
+        for provider_id, url in provider_webhooks.items():
+            if not url.startswith(("https://", "http://")):
+                raise ValueError(f"webhook of provider {provider_id!r} is not an http(s) URL: {url!r}")
+        return provider_webhooks
 
     @field_validator("by_address")
     @classmethod
@@ -225,7 +249,10 @@ def plan_notifications(
                 "next_steps": NEXT_STEPS[event.tier],
                 "escalated": event.escalated_from_engagement_id is not None,
             }
-            audience = [("request_routed_agency", agency), ("assignment_provider", _provider(event.provider))]
+            audience = [
+                ("request_routed_agency", agency),
+                ("assignment_provider", _provider(event.provider, preferences)),
+            ]
         case RequestNeedsReview():
             facts = {
                 "reasons": list(event.reasons),
@@ -250,7 +277,10 @@ def plan_notifications(
                 "milestone": event.milestone,
                 "due_at": event.due_at.isoformat(),
             }
-            audience = [("deadline_missed_staff", staff), ("deadline_missed_provider", _provider(event.provider))]
+            audience = [
+                ("deadline_missed_staff", staff),
+                ("deadline_missed_provider", _provider(event.provider, preferences)),
+            ]
         case EngagementEscalated():
             facts = {
                 "from_tier_label": TIER_LABELS[event.from_tier],
@@ -303,8 +333,13 @@ def plan_notifications(
     ]
 
 
-def _provider(provider: ProviderRef) -> Recipient:
-    return Recipient(role="provider", name=provider.name, email=provider.contact_email)
+def _provider(provider: ProviderRef, preferences: Preferences) -> Recipient:
+    return Recipient(
+        role="provider",
+        name=provider.name,
+        email=provider.contact_email,
+        webhook_url=preferences.provider_webhooks.get(provider.provider_id),
+    )
 
 
 def _tier(tier: Tier) -> dict[str, JsonValue]:
@@ -343,7 +378,7 @@ def _day(iso: str) -> str:
 
 # Subjects and plain text are not HTML: only .html templates escape what they print.
 _TEMPLATES = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+    loader=jinja2.FileSystemLoader(_TEMPLATE_DIR),
     undefined=jinja2.StrictUndefined,
     autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
     trim_blocks=True,

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from pydantic import Field
 
 from shared.settings import ServiceSettings
@@ -15,6 +17,9 @@ class NotifySettings(ServiceSettings):
     staff_name: str = "CRI program staff"
     staff_email: str | None = "cri-staff@cops.example.gov"
     staff_webhook_url: str | None = None
+    preferences_file: Path | None = Field(
+        default=None, description="YAML of channel preferences, opt-outs and provider webhooks (none: defaults)."
+    )
     webhook_secret: str = Field(default="dev-webhook-secret", description="HMAC-SHA256 key for webhook signatures.")
     webhook_timeout_s: float = 5.0
     max_attempts: int = Field(default=8, ge=1)

@@ -24,6 +24,21 @@ async def request_facts(conn: asyncpg.Connection, request_id: UUID | None) -> Re
     return RequestFacts.model_validate(facts) if facts else None
 
 
+async def park(conn: asyncpg.Connection, envelope: Envelope, request_id: UUID) -> None:
+    await conn.execute(
+        "INSERT INTO parked_events (event_id, request_id, envelope) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        envelope.event_id,
+        request_id,
+        envelope.model_dump(mode="json"),
+    )
+
+
+async def unpark(conn: asyncpg.Connection, request_id: UUID) -> list[Envelope]:
+    """The events that waited for this request, oldest first; they are no longer parked."""
+    rows = await conn.fetch("DELETE FROM parked_events WHERE request_id = $1 RETURNING envelope, parked_at", request_id)
+    return [Envelope.model_validate(row["envelope"]) for row in sorted(rows, key=lambda row: row["parked_at"])]
+
+
 async def record_deliveries(conn: asyncpg.Connection, envelope: Envelope, planned: list[PlannedNotification]) -> None:
     """One pending delivery per (event, recipient, channel); a repeat of the same plan adds nothing."""
     await conn.executemany(
@@ -83,3 +98,28 @@ async def retry_later(conn: asyncpg.Connection, delivery: UUID, reason: str, del
         reason,
         delay_s,
     )
+
+
+_LOG_COLUMNS = (
+    "delivery_id, request_id, engagement_id, cause_event_id, cause_event_type, kind, role, channel,"
+    " address AS recipient, status, attempts, last_error, created_at, next_attempt_at, finished_at"
+)
+
+
+async def list_deliveries(
+    conn: asyncpg.Connection, *, request_id: UUID | None, recipient: str | None, status: str | None, limit: int
+) -> list[asyncpg.Record]:
+    """The delivery log, newest first; never the plan, whose context may hold confidential text."""
+    return await conn.fetch(
+        f"SELECT {_LOG_COLUMNS} FROM deliveries"
+        " WHERE ($1::uuid IS NULL OR request_id = $1) AND ($2::text IS NULL OR lower(address) = lower($2))"
+        " AND ($3::text IS NULL OR status = $3) ORDER BY created_at DESC, delivery_id LIMIT $4",
+        request_id,
+        recipient,
+        status,
+        limit,
+    )
+
+
+async def get_delivery(conn: asyncpg.Connection, delivery: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"SELECT {_LOG_COLUMNS} FROM deliveries WHERE delivery_id = $1", delivery)
