@@ -6,12 +6,14 @@ from uuid import UUID
 
 from services.routing import store
 from services.routing.override import staff_decision
-from services.routing.policy import Decision, Policy, decide, queue_priority
+from services.routing.policy import Decision, Policy, assign_in_tier, decide, queue_priority
+from shared.consumer import RejectEvent
 from shared.contract.catalog import Tier
 from shared.contract.envelope import Envelope
 from shared.contract.events import (
     AgencySummary,
     EngagementClosed,
+    EngagementEscalated,
     EngagementOpened,
     RequestNeedsReview,
     RequestQueued,
@@ -31,6 +33,7 @@ def decision_event(
     *,
     decided_by: str = "policy",
     reason: str | None = None,
+    escalated_from: UUID | None = None,
 ) -> RequestRouted | RequestQueued | RequestNeedsReview:
     """The event that announces a decision."""
     now = datetime.now(UTC)
@@ -48,6 +51,7 @@ def decision_event(
             urgency=request.urgency,
             topic_areas=request.assistance.topic_areas,
             confidential=bool(request.incident and request.incident.confidential),
+            escalated_from_engagement_id=escalated_from,
             routed_at=now,
         )
     if decision.outcome == "queued":
@@ -68,13 +72,21 @@ async def route(
     request: RequestForAssistance,
     policy: Policy,
     correlation_id: str,
+    *,
+    tier: Tier | None = None,
+    escalated_from: UUID | None = None,
 ) -> Decision:
+    """Decide and announce: the policy picks the tier, unless one is given (a queued or escalated request)."""
     loads = await store.lock_loads(uow.conn)
-    decision = decide(request, loads, policy, datetime.now(UTC).date())
+    today = datetime.now(UTC).date()
+    if tier is None:
+        decision = decide(request, loads, policy, today)
+    else:
+        decision = assign_in_tier(request, tier, loads, policy, today, ["queue.place_freed"])
     if decision.outcome == "routed":
         await store.reserve_place(uow.conn, decision.provider.provider_id)
     await store.record_decision(uow.conn, request_id, decision, decided_by="policy")
-    event = decision_event(request_id, request, decision)
+    event = decision_event(request_id, request, decision, escalated_from=escalated_from)
     uow.publish(Envelope.wrap(event, source=SOURCE, correlation_id=correlation_id, causation=cause))
     return decision
 
@@ -154,6 +166,50 @@ def make_handlers(policy: Policy):
         # A place freed: the longest-waiting request of that tier (within priority) may now be assigned.
         for row in await store.queued_requests(uow.conn, event.tier, limit=1):
             request = RequestForAssistance.model_validate(row["request"])
-            await route(uow, envelope, row["request_id"], request, policy, row["correlation_id"])
+            await route(
+                uow,
+                envelope,
+                row["request_id"],
+                request,
+                policy,
+                row["correlation_id"],
+                tier=event.tier,
+                escalated_from=row["escalated_from"],
+            )
 
-    return {RequestSubmitted: on_submitted, EngagementOpened: on_opened, EngagementClosed: on_closed}
+    async def on_escalated(uow: UnitOfWork, envelope: Envelope, event: EngagementEscalated) -> None:
+        """The engagement moved along the continuum: the same request gets a provider of the new tier."""
+        loads = await store.lock_loads(uow.conn)
+        row = await store.lock_request(uow.conn, event.request_id)
+        if row is None:
+            raise RejectEvent(f"escalation of unknown request {event.request_id}")
+        request = RequestForAssistance.model_validate(row["request"])
+        rule = f"escalation.{event.from_tier}_to_{event.to_tier}"
+        decision = assign_in_tier(request, event.to_tier, loads, policy, datetime.now(UTC).date(), [rule])
+        if decision.outcome == "routed":
+            await store.reserve_place(uow.conn, decision.provider.provider_id)
+        await store.mark_escalated(uow.conn, event.request_id, event.engagement_id)
+        await store.record_decision(
+            uow.conn,
+            event.request_id,
+            decision,
+            decided_by="staff",
+            reason=event.reason,
+            staff_member=event.escalated_by,
+        )
+        routed = decision_event(
+            event.request_id,
+            request,
+            decision,
+            decided_by="staff",
+            reason=event.reason,
+            escalated_from=event.engagement_id,
+        )
+        uow.publish(envelope.follow(routed, source=SOURCE))
+
+    return {
+        RequestSubmitted: on_submitted,
+        EngagementOpened: on_opened,
+        EngagementClosed: on_closed,
+        EngagementEscalated: on_escalated,
+    }

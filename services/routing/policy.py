@@ -435,17 +435,32 @@ def decide(request: RequestForAssistance, providers: Sequence[ProviderLoad], pol
     tier = candidate_tiers[0]
     if len(fired) > 1:
         rules_fired.append(f"precedence.{tier}")
+    return assign_in_tier(request, tier, providers, policy, today, rules_fired, candidate_tiers)
+
+
+def assign_in_tier(
+    request: RequestForAssistance,
+    tier: Tier,
+    providers: Sequence[ProviderLoad],
+    policy: Policy,
+    today: date,
+    rules_fired: Sequence[str],
+    candidate_tiers: Sequence[Tier] | None = None,
+) -> Decision:
+    """The best provider of a tier already decided (by the policy, an escalation, or a queue) with room, or the
+    queue when none has room."""
+    rules = list(rules_fired)
     ranked = _ranked(request, tier, providers, policy, today)
     chosen = ranked[0][1].record if ranked and ranked[0][0].has_room else None
     if chosen is None:
-        rules_fired.append("queue.all_providers_full" if ranked else "queue.no_active_provider")
+        rules.append("queue.all_providers_full" if ranked else "queue.no_active_provider")
     return Decision(
         outcome="routed" if chosen else "queued",
         tier=tier,
         provider=chosen,
-        rules_fired=rules_fired,
+        rules_fired=rules,
         candidates=[candidate for candidate, _ in ranked],
         review_reasons=[],
-        candidate_tiers=candidate_tiers,
+        candidate_tiers=list(candidate_tiers) if candidate_tiers is not None else [tier],
         policy_version=policy.version,
     )

@@ -110,11 +110,16 @@ async def record_decision(
 async def queued_requests(conn: asyncpg.Connection, tier: Tier, limit: int) -> list[asyncpg.Record]:
     """Waiting requests of a tier, in arrival order within priority; rows another replica holds are skipped."""
     return await conn.fetch(
-        "SELECT request_id, correlation_id, request FROM requests WHERE outcome = 'queued' AND tier = $1"
+        "SELECT request_id, correlation_id, request, escalated_from FROM requests WHERE outcome = 'queued'"
+        " AND tier = $1"
         " ORDER BY priority, submitted_at LIMIT $2 FOR UPDATE SKIP LOCKED",
         tier.value,
         limit,
     )
+
+
+async def mark_escalated(conn: asyncpg.Connection, request_id: UUID, engagement_id: UUID) -> None:
+    await conn.execute("UPDATE requests SET escalated_from = $2 WHERE request_id = $1", request_id, engagement_id)
 
 
 async def hold_place(conn: asyncpg.Connection, engagement_id: UUID, request_id: UUID, provider_id: str) -> None:
@@ -139,7 +144,8 @@ async def free_place(conn: asyncpg.Connection, engagement_id: UUID) -> str | Non
 async def lock_request(conn: asyncpg.Connection, request_id: UUID) -> asyncpg.Record | None:
     """A request with its current decision, locked so a concurrent decision about it waits."""
     return await conn.fetchrow(
-        "SELECT request_id, correlation_id, request, outcome, tier, provider_id FROM requests WHERE request_id = $1"
+        "SELECT request_id, correlation_id, request, outcome, tier, provider_id, escalated_from FROM requests"
+        " WHERE request_id = $1"
         " FOR UPDATE",
         request_id,
     )

@@ -87,6 +87,36 @@ async def test_escalation_closes_the_engagement_as_escalated_and_publishes_engag
     assert event["data"]["reason"] == body["reason"]
 
 
+async def test_an_escalated_request_is_routed_to_the_new_tier_and_opens_a_linked_engagement(system, db):
+    (engagement_id,) = await open_engagements(system["intake"].url, db)
+    body = {
+        "to_tier": "critical_response",
+        "reason": "a critical incident occurred during the engagement",
+        "escalated_by": "staff:k.ng",
+        "expected_version": 1,
+    }
+    async with httpx.AsyncClient(base_url=system["engagements"].url) as api:
+        assert (await api.post(f"/v1/engagements/{engagement_id}/escalation", json=body)).status_code == 200
+
+    async def linked():
+        return await db.fetchrow(
+            "SELECT tier, provider->>'provider_id' AS provider_id, status FROM engagements.engagements"
+            " WHERE escalated_from = $1::uuid",
+            engagement_id,
+        )
+
+    successor = await eventually(linked, what="the escalated request's new engagement")
+    assert successor["tier"] == "critical_response"
+    assert successor["provider_id"] == "national-policing-institute"
+    decisions = await db.fetch(
+        "SELECT decided_by, tier, reason FROM routing.decisions WHERE request_id ="
+        " (SELECT request_id FROM engagements.engagements WHERE engagement_id = $1::uuid) ORDER BY id",
+        engagement_id,
+    )
+    assert [(d["decided_by"], d["tier"]) for d in decisions] == [("policy", "cri_tac"), ("staff", "critical_response")]
+    assert decisions[-1]["reason"] == body["reason"]
+
+
 async def test_the_state_topic_rebuilds_the_portfolio_of_the_database_without_contact_data(system, db, infra):
     (engagement_id,) = await open_engagements(system["intake"].url, db)
     async with httpx.AsyncClient(base_url=system["engagements"].url) as api:
