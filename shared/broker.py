@@ -2,7 +2,7 @@
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
@@ -47,12 +47,15 @@ class BrokerPublisher:
 
 def subscribe(
     broker: KafkaBroker,
-    consumer: BatchApplier,
+    service: str,
+    applier: Callable[[], BatchApplier],
     topics: Sequence[TopicSpec],
     group_id: str,
     settings: ServiceSettings,
+    description: str,
 ) -> None:
-    """Feed batches from `topics` to `consumer`, committing offsets only after its transaction commits.
+    """Feed batches from `topics` to the applier (built when the service starts: it needs the database),
+    committing offsets only after its transaction commits.
 
     NACK_ON_ERROR: the offsets of a batch are committed when the handler returns (its database transaction
     has committed); if it raises (a transient failure), the consumer seeks back and the batch comes again.
@@ -72,20 +75,22 @@ def subscribe(
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         decoder=_raw,
+        title=f"{group_id}: {', '.join(t.name for t in topics)}",
+        description=description,
     )
     async def apply_batch(message: KafkaMessage) -> None:
         records = message.raw_message
         for record in records:
-            metrics.MESSAGES_IN.labels(consumer.service, record.topic).inc()
+            metrics.MESSAGES_IN.labels(service, record.topic).inc()
         try:
-            with metrics.BATCH_SECONDS.labels(consumer.service).time():
-                await consumer.apply_batch(records)
+            with metrics.BATCH_SECONDS.labels(service).time():
+                await applier().apply_batch(records)
         except TRANSIENT_ERRORS as exc:
-            metrics.BATCH_ERRORS.labels(consumer.service).inc()
+            metrics.BATCH_ERRORS.labels(service).inc()
             # Back off before the batch is redelivered, so an outage is not a hot loop.
             failures[0] += 1
             delay = min(30.0, 0.25 * 2 ** failures[0])
-            log.warning("%s: transient failure (%r); batch redelivered in %.1fs", consumer.service, exc, delay)
+            log.warning("%s: transient failure (%r); batch redelivered in %.1fs", service, exc, delay)
             await asyncio.sleep(delay)
             raise
         failures[0] = 0

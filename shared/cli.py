@@ -207,10 +207,12 @@ def setup() -> None:
 
 @app.command("export-schemas")
 def export_schemas() -> None:
-    """Write the JSON Schema of the envelope and of every event version to shared/contract/schemas/."""
+    """Write the published contract: the JSON Schema of the envelope and of every event version
+    (shared/contract/schemas/) and each service's AsyncAPI document (docs/asyncapi/)."""
+    from shared.asyncapi import write_asyncapi
     from shared.contract.schemas import write_schemas
 
-    for path in write_schemas():
+    for path in [*write_schemas(), *write_asyncapi()]:
         typer.echo(path)
 
 

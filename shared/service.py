@@ -40,7 +40,7 @@ class ServiceRuntime:
         self.migrations_dir = migrations_dir
         self.broker: KafkaBroker = make_broker(settings, name)
         self._pool: asyncpg.Pool | None = None
-        self._subscriptions: list[tuple[Sequence[TopicSpec], str, Callable[[asyncpg.Pool], BatchApplier]]] = []
+        self._appliers: list[Callable[[asyncpg.Pool], BatchApplier]] = []
         self._background: list[BackgroundTask] = []
         self._on_start: list[BackgroundTask] = []
         self._tasks: list[asyncio.Task] = []
@@ -56,13 +56,36 @@ class ServiceRuntime:
 
     def consume(self, topics: Sequence[TopicSpec], handlers: Mapping[type[EventData], EventHandler]) -> None:
         """Apply the events of `topics` that `handlers` name, exactly once in effect (inbox + outbox)."""
-        self.consume_records(topics, f"cri-{self.name}", lambda pool: EventConsumer(self.name, pool, handlers))
+        applied = ", ".join(sorted(model.event_type for model in handlers))
+        self.consume_records(
+            topics,
+            f"cri-{self.name}",
+            lambda pool: EventConsumer(self.name, pool, handlers),
+            description=f"Applies {applied}; other event types on these topics are skipped.",
+        )
 
     def consume_records(
-        self, topics: Sequence[TopicSpec], group_id: str, applier: Callable[[asyncpg.Pool], BatchApplier]
+        self,
+        topics: Sequence[TopicSpec],
+        group_id: str,
+        applier: Callable[[asyncpg.Pool], BatchApplier],
+        *,
+        description: str,
     ) -> None:
         """Feed raw record batches of `topics` to the applier built at start; for topics that carry no envelope."""
-        self._subscriptions.append((topics, group_id, applier))
+        index = len(self._appliers)
+        self._appliers.append(applier)
+        subscribe(self.broker, self.name, lambda: self.consumers[index], topics, group_id, self.settings, description)
+
+    def publishes(self, *models: type[EventData]) -> None:
+        """Declare the events this service publishes (through its outbox), for the AsyncAPI document."""
+        for model in models:
+            self.broker.publisher(
+                model.topic,
+                title=f"{model.event_type} v{model.event_version}",
+                description=(model.__doc__ or model.event_type).strip(),
+                schema=model,
+            )
 
     def on_start(self, step: BackgroundTask) -> None:
         """Run `step(runtime)` once the database is ready and before any message is consumed (seeding...)."""
@@ -77,10 +100,7 @@ class ServiceRuntime:
         self._pool = await create_pool(self.settings.database_url, self.name, self.settings.db_pool_size)
         for step in self._on_start:
             await step(self)
-        for topics, group_id, applier in self._subscriptions:
-            consumer = applier(self.pool)
-            subscribe(self.broker, consumer, topics, group_id, self.settings)
-            self.consumers.append(consumer)
+        self.consumers = [applier(self.pool) for applier in self._appliers]
         await start_with_retry(self.broker, self.settings.kafka_bootstrap_servers)
         self.relay = OutboxRelay(
             self.settings.database_url,

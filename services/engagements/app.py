@@ -12,6 +12,15 @@ from services.engagements.lifecycle import load_deadlines
 from services.engagements.scanner import scan_forever
 from services.engagements.settings import EngagementsSettings
 from shared.contract import topics
+from shared.contract.events import (
+    DeadlineMissed,
+    EngagementClosed,
+    EngagementEscalated,
+    EngagementOpened,
+    EngagementSnapshot,
+    EngagementStatusChanged,
+    MilestoneReached,
+)
 from shared.service import ServiceRuntime, create_service_app
 
 
@@ -21,6 +30,15 @@ def create_app(settings: EngagementsSettings | None = None) -> FastAPI:
     clock = DeadlineClock(load_deadlines(settings.deadlines_file), settings.deadline_day_seconds)
     runtime = ServiceRuntime(SOURCE, settings, Path(__file__).parent / "migrations")
     runtime.consume([topics.REQUESTS], make_handlers(clock))
+    runtime.publishes(
+        EngagementOpened,
+        MilestoneReached,
+        EngagementStatusChanged,
+        DeadlineMissed,
+        EngagementEscalated,
+        EngagementClosed,
+        EngagementSnapshot,
+    )
 
     async def scan_deadlines(rt: ServiceRuntime) -> None:
         await scan_forever(rt.pool, settings.deadline_scan_batch, settings.deadline_scan_interval_s)

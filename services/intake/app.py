@@ -22,6 +22,8 @@ from shared.contract.events import (
     RequestNeedsReview,
     RequestQueued,
     RequestRouted,
+    RequestSubmitted,
+    SubmissionRejected,
 )
 from shared.outbox import UnitOfWork
 from shared.service import ServiceRuntime, create_service_app
@@ -52,8 +54,13 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     runtime = ServiceRuntime(store.SOURCE, settings, Path(__file__).parent / "migrations")
     runtime.consume([topics.REQUESTS, topics.ENGAGEMENTS], _STATUS_EVENTS)
     runtime.consume_records(
-        [topics.INBOUND_SUBMISSIONS], "cri-intake-inbound", lambda pool: InboundSubmissions(pool, settings)
+        [topics.INBOUND_SUBMISSIONS],
+        "cri-intake-inbound",
+        lambda pool: InboundSubmissions(pool, settings),
+        description="Requests for assistance from other systems (the HTTP body as JSON); invalid ones are "
+        "answered on cri.intake.rejections.",
     )
+    runtime.publishes(RequestSubmitted, SubmissionRejected)
     runtime.background(purge_expired_keys_periodically)
 
     app = create_service_app(

@@ -13,6 +13,7 @@ from services.notify.messages import Recipient
 from services.notify.preferences import load_preferences
 from services.notify.settings import NotifySettings
 from shared.contract import topics
+from shared.contract.events import DeadLettered, NotificationFailed, NotificationSent
 from shared.service import ServiceRuntime, create_service_app
 
 
@@ -24,6 +25,7 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
         role="staff", name=settings.staff_name, email=settings.staff_email, webhook_url=settings.staff_webhook_url
     )
     runtime.consume([topics.REQUESTS, topics.ENGAGEMENTS], make_handlers(staff, preferences))
+    runtime.publishes(NotificationSent, NotificationFailed, DeadLettered)
 
     async def dispatch(rt: ServiceRuntime) -> None:
         async with httpx.AsyncClient() as http:

@@ -9,6 +9,7 @@ from services.routing.handlers import SOURCE, make_handlers
 from services.routing.policy import load_policy, load_providers
 from services.routing.settings import RoutingSettings
 from shared.contract import topics
+from shared.contract.events import RequestNeedsReview, RequestQueued, RequestRouted
 from shared.service import ServiceRuntime, create_service_app
 
 
@@ -25,6 +26,7 @@ def create_app(settings: RoutingSettings | None = None) -> FastAPI:
 
     runtime.on_start(seed_registry)
     runtime.consume([topics.REQUESTS, topics.ENGAGEMENTS], make_handlers(policy))
+    runtime.publishes(RequestRouted, RequestNeedsReview, RequestQueued)
     app = create_service_app(
         runtime,
         title="CRI Exchange routing",

@@ -413,7 +413,13 @@ async def test_a_killed_notify_restarts_with_nothing_missing_and_nothing_doubled
     expected = {d["delivery_id"] for d in deliveries}
     received = [m[DELIVERY_HEADER] for m in emails_of(smtp, expected)]
     received += [r["delivery_id"] for r in webhooks.accepted() if r["delivery_id"] in expected]
-    assert len(deliveries) == CRI_TAC_DELIVERIES * len(request_ids)
+    assert len(deliveries) == CRI_TAC_DELIVERIES * len(request_ids)  # one record per (event, recipient, channel)
     assert [dict(d) for d in deliveries if d["status"] != "sent"] == []
     assert set(received) == expected  # nothing missing
-    assert len(received) == len(expected)  # nothing doubled
+    # Nothing doubled but what the kill caught between the server's acceptance and the record of it: no sender
+    # can close that gap, so such a message comes again with the same delivery id (Message-ID), for receivers
+    # to drop. Every repeat must be one of those: claimed before the kill, claimed again after the restart.
+    repeated = {delivery for delivery in received if received.count(delivery) > 1}
+    in_flight_at_kill = {d["delivery_id"] for d in deliveries if d["attempts"] > 1}
+    assert repeated <= in_flight_at_kill
+    assert all(received.count(delivery) == 2 for delivery in repeated)

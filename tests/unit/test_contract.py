@@ -6,10 +6,12 @@ import re
 
 import pytest
 
+from shared.asyncapi import ASYNCAPI_DIR, asyncapi_document
 from shared.contract.envelope import Envelope
 from shared.contract.events import EVENT_MODELS, UPCASTERS, RequestRouted, UnknownEvent, parse_event
 from shared.contract.schemas import breaking_changes, current_schemas, published_schemas
 from shared.contract.topics import CATALOG
+from shared.stack.runner import SERVICES
 
 _VERSIONED = re.compile(r"^(\w+)\.v(\d+)\.json$")
 
@@ -30,6 +32,12 @@ def test_no_published_event_version_is_broken_by_the_code(file_name):
         event_type, version = _VERSIONED.match(file_name).groups()
         latest = EVENT_MODELS[event_type].event_version
         assert all((event_type, v) in UPCASTERS for v in range(int(version), latest))
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_committed_asyncapi_documents_match_the_code(service):
+    committed = json.loads((ASYNCAPI_DIR / f"{service}.json").read_text())
+    assert committed == asyncapi_document(service), f"docs/asyncapi/{service}.json is stale: run `cri export-schemas`"
 
 
 def test_removing_a_field_is_reported_as_breaking():
