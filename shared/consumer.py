@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 from uuid import UUID, uuid5
 
 import asyncpg
@@ -78,16 +78,9 @@ class EventConsumer:
 
     async def apply_batch(self, records: Sequence[ConsumerRecord]) -> None:
         deliveries, dead = self._decode(records)
-        try:
-            async with unit_of_work(self._pool) as uow:
-                await self._apply(uow, deliveries)
-                self._dead_letter(uow, dead)
-        except TRANSIENT_ERRORS:
-            raise
-        except Exception:  # noqa: BLE001 - one bad event must not hold back the others: isolate it
-            log.exception("%s: batch of %d failed; applying one by one", self.service, len(deliveries))
-            await self._apply_one_by_one(deliveries, dead)
-        metrics.DEAD_LETTERED.labels(self.service).inc(len(dead))
+        failed = await apply_isolating(self._pool, self.service, deliveries, self._apply)
+        dead += [(delivery.record, _reason(exc)) for delivery, exc in failed]
+        await dead_letter(self._pool, self.service, dead)
 
     def _decode(self, records: Sequence[ConsumerRecord]) -> tuple[list[Delivery], list[tuple[ConsumerRecord, str]]]:
         deliveries, dead = [], []
@@ -127,26 +120,56 @@ class EventConsumer:
                     await self._handlers[delivery.envelope.type](uow, delivery.envelope, delivery.event)
                 metrics.EVENTS_APPLIED.labels(self.service, delivery.envelope.type).inc()
 
-    async def _apply_one_by_one(self, deliveries: Sequence[Delivery], dead: list[tuple[ConsumerRecord, str]]) -> None:
-        for delivery in deliveries:
-            try:
-                async with unit_of_work(self._pool) as uow:
-                    await self._apply(uow, [delivery])
-            except TRANSIENT_ERRORS:
-                raise
-            except Exception as exc:  # noqa: BLE001 - dead-letter this event with the reason, go on
-                reason = str(exc) if isinstance(exc, RejectEvent) else f"handler failed: {exc!r}"
-                dead.append((delivery.record, reason))
-        async with unit_of_work(self._pool) as uow:
-            self._dead_letter(uow, dead)
 
-    def _dead_letter(self, uow: UnitOfWork, dead: Sequence[tuple[ConsumerRecord, str]]) -> None:
+T = TypeVar("T")
+
+
+async def apply_isolating(
+    pool: asyncpg.Pool,
+    service: str,
+    items: Sequence[T],
+    apply: Callable[[UnitOfWork, Sequence[T]], Awaitable[None]],
+) -> list[tuple[T, Exception]]:
+    """Apply all items in one transaction. If that fails for a reason other than the infrastructure, apply
+    them one per transaction, so one bad item does not hold back the others, and return the ones that fail
+    with why. Transient failures propagate: the whole batch is redelivered."""
+    if not items:
+        return []
+    try:
+        async with unit_of_work(pool) as uow:
+            await apply(uow, items)
+        return []
+    except TRANSIENT_ERRORS:
+        raise
+    except Exception:  # noqa: BLE001 - isolate the culprit below
+        log.exception("%s: batch of %d failed; applying one by one", service, len(items))
+    failed = []
+    for item in items:
+        try:
+            async with unit_of_work(pool) as uow:
+                await apply(uow, [item])
+        except TRANSIENT_ERRORS:
+            raise
+        except Exception as exc:  # noqa: BLE001 - reported to the caller, who dead-letters it
+            failed.append((item, exc))
+    return failed
+
+
+async def dead_letter(pool: asyncpg.Pool, service: str, dead: Sequence[tuple[ConsumerRecord, str]]) -> None:
+    """Record dead letters through the outbox; each record's dead letter has a fixed id, so it is kept once."""
+    if not dead:
+        return
+    async with unit_of_work(pool) as uow:
         for record, reason in dead:
             log.warning(
-                "%s: dead-lettering %s[%d]@%d: %s", self.service, record.topic, record.partition, record.offset, reason
+                "%s: dead-lettering %s[%d]@%d: %s", service, record.topic, record.partition, record.offset, reason
             )
-            envelope = dead_letter_envelope(self.service, record, reason)
-            uow.publish(envelope)
+            uow.publish(dead_letter_envelope(service, record, reason))
+    metrics.DEAD_LETTERED.labels(service).inc(len(dead))
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, RejectEvent) else f"handler failed: {exc!r}"
 
 
 def dead_letter_envelope(consumer: str, record: ConsumerRecord, reason: str) -> Envelope:

@@ -11,9 +11,10 @@ from aiokafka.structs import ConsumerRecord
 from services.intake import store
 from services.intake.settings import IntakeSettings
 from services.intake.validation import parse_submission
+from shared.consumer import apply_isolating, dead_letter
 from shared.contract.envelope import Envelope
 from shared.contract.events import FieldError, SubmissionRejected
-from shared.outbox import UnitOfWork, unit_of_work
+from shared.outbox import UnitOfWork
 
 _REJECTION_NAMESPACE = UUID("0b6c4a52-5f0e-4d7e-a1c9-2f5e8a9d3b17")
 
@@ -28,9 +29,14 @@ class InboundSubmissions:
         self.rejected = 0
 
     async def apply_batch(self, records: Sequence[ConsumerRecord]) -> None:
-        async with unit_of_work(self._pool) as uow:
-            for record in records:
-                await self._apply(uow, record)
+        failed = await apply_isolating(self._pool, self.service, records, self._apply_all)
+        await dead_letter(
+            self._pool, self.service, [(record, f"could not be accepted: {exc!r}") for record, exc in failed]
+        )
+
+    async def _apply_all(self, uow: UnitOfWork, records: Sequence[ConsumerRecord]) -> None:
+        for record in records:
+            await self._apply(uow, record)
 
     async def _apply(self, uow: UnitOfWork, record: ConsumerRecord) -> None:
         headers = {k: _text(v) for k, v in (record.headers or ())}

@@ -1,0 +1,100 @@
+"""The delivery plumbing on a real PostgreSQL: inbox, outbox and dead letters, exactly once in effect."""
+
+import json
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import pytest
+from aiokafka.structs import ConsumerRecord
+
+from shared.consumer import EventConsumer, RejectEvent
+from shared.contract.envelope import Envelope
+from shared.contract.events import RequestQueued
+from shared.db import create_pool, migrate
+from shared.outbox import UnitOfWork
+
+
+@pytest.fixture
+async def pool(infra, tmp_path: Path):
+    schema = f"plumbing_{uuid.uuid4().hex[:8]}"
+    await migrate(infra.database_url, schema, tmp_path)  # no migrations of its own: the plumbing's only
+    pool = await create_pool(infra.database_url, schema, 2)
+    await pool.execute("CREATE TABLE applied (request_id uuid, reason text)")
+    yield pool
+    await pool.execute(f"DROP SCHEMA {schema} CASCADE")
+    await pool.close()
+
+
+async def record_queued(uow: UnitOfWork, envelope: Envelope, event: RequestQueued) -> None:
+    if event.reason == "poison":
+        raise RejectEvent("this request cannot be queued")
+    await uow.conn.execute("INSERT INTO applied VALUES ($1, $2)", event.request_id, event.reason)
+
+
+def queued(reason: str = "full") -> Envelope:
+    event = RequestQueued(request_id=uuid.uuid4(), tier="cri_tac", reason=reason, queued_at=datetime.now(UTC))
+    return Envelope.wrap(event, source="test", correlation_id="c")
+
+
+def record_of(value: bytes, offset: int) -> ConsumerRecord:
+    return ConsumerRecord("cri.requests", 0, offset, 0, 0, b"k", value, None, len(b"k"), len(value), [])
+
+
+def records(*values: bytes) -> list[ConsumerRecord]:
+    return [record_of(value, offset) for offset, value in enumerate(values)]
+
+
+async def dead_letters(pool: asyncpg.Pool) -> list[dict]:
+    rows = await pool.fetch("SELECT payload FROM outbox WHERE topic = 'cri.deadletter' ORDER BY id")
+    return [json.loads(row["payload"])["data"] for row in rows]
+
+
+async def test_a_redelivered_batch_has_no_second_effect(pool):
+    consumer = EventConsumer("test", pool, {RequestQueued: record_queued})
+    batch = records(queued().model_dump_json().encode(), queued().model_dump_json().encode())
+    await consumer.apply_batch(batch)
+    await consumer.apply_batch(batch)
+    assert await pool.fetchval("SELECT count(*) FROM applied") == 2
+
+
+async def test_the_same_event_twice_in_one_batch_applies_once(pool):
+    consumer = EventConsumer("test", pool, {RequestQueued: record_queued})
+    value = queued().model_dump_json().encode()
+    await consumer.apply_batch(records(value, value))
+    assert await pool.fetchval("SELECT count(*) FROM applied") == 1
+
+
+async def test_one_failing_event_is_dead_lettered_and_the_rest_of_its_batch_applied(pool):
+    consumer = EventConsumer("test", pool, {RequestQueued: record_queued})
+    batch = records(*(queued(reason).model_dump_json().encode() for reason in ("full", "poison", "full")))
+    await consumer.apply_batch(batch)
+    await consumer.apply_batch(batch)  # redelivered: neither a second effect nor a second dead letter
+    assert await pool.fetchval("SELECT count(*) FROM applied") == 2
+    (letter,) = await dead_letters(pool)
+    assert (letter["source_offset"], letter["reason"]) == (1, "this request cannot be queued")
+
+
+async def test_bytes_that_are_not_an_envelope_are_dead_lettered_with_the_original_bytes(pool):
+    consumer = EventConsumer("test", pool, {RequestQueued: record_queued})
+    await consumer.apply_batch(records(b"\x00not json", queued().model_dump_json().encode()))
+    (letter,) = await dead_letters(pool)
+    assert letter["reason"].startswith("not a valid event envelope")
+    assert letter["original_value_b64"] == "AG5vdCBqc29u"
+    assert await pool.fetchval("SELECT count(*) FROM applied") == 1
+
+
+async def test_an_event_version_newer_than_the_consumer_is_dead_lettered(pool):
+    consumer = EventConsumer("test", pool, {RequestQueued: record_queued})
+    newer = queued().model_copy(update={"version": 2})
+    await consumer.apply_batch(records(newer.model_dump_json().encode()))
+    (letter,) = await dead_letters(pool)
+    assert "newer than this consumer reads" in letter["reason"]
+
+
+async def test_events_of_other_types_on_the_topic_are_skipped(pool):
+    consumer = EventConsumer("test", pool, {})
+    await consumer.apply_batch(records(queued().model_dump_json().encode()))
+    assert await pool.fetchval("SELECT count(*) FROM inbox") == 0
+    assert await dead_letters(pool) == []
