@@ -5,9 +5,10 @@ disagree on what a valid request is.
 """
 
 from datetime import date
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+from pydantic_core import PydanticCustomError
 
 from shared.contract.catalog import (
     STATES_AND_TERRITORIES,
@@ -19,9 +20,19 @@ from shared.contract.catalog import (
     Urgency,
 )
 
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
-StateCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+
+def _storable(text: str) -> str:
+    # PostgreSQL cannot store NUL, and no consumer of the contract should have to defend against it.
+    if "\x00" in text:
+        raise PydanticCustomError("string_unstorable", "text contains a NUL character")
+    return text
+
+
+NoNul = AfterValidator(_storable)
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoNul]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000), NoNul]
+# A Literal, so the OpenAPI and JSON Schema documents list the real codes.
+StateCode = Literal[tuple(sorted(STATES_AND_TERRITORIES))]  # type: ignore[valid-type]
 
 
 class _Strict(BaseModel):
@@ -43,8 +54,6 @@ class Agency(_Strict):
 
     @model_validator(mode="after")
     def _state_and_ori_agree(self) -> Self:
-        if self.state not in STATES_AND_TERRITORIES:
-            raise ValueError(f"state {self.state!r} is not a U.S. state, DC or territory code")
         if self.ori is not None and self.ori[:2] != self.state:
             raise ValueError(f"ORI {self.ori} does not start with the agency's state code {self.state}")
         return self
@@ -96,7 +105,7 @@ class RequestForAssistance(_Strict):
     incident: Incident | None = None
     systemic_concerns: SystemicConcerns | None = None
     urgency: Urgency = Urgency.ROUTINE
-    client_reference: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = Field(
+    client_reference: Annotated[str, StringConstraints(min_length=1, max_length=100), NoNul] | None = Field(
         default=None,
         description="The submitter's own reference; the same agency and reference twice is one request.",
         examples=["CASE-2026-0042"],

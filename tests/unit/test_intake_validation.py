@@ -4,6 +4,7 @@ inbound records parsed into a request or field errors, and strings PostgreSQL co
 import json
 
 import pytest
+from pydantic import ValidationError
 
 from services.intake.limits import refusal
 from services.intake.validation import MAX_KEY_CHARS, parse_submission, unstorable_strings
@@ -72,11 +73,12 @@ def test_nul_characters_are_located_at_each_field_that_holds_one():
         client_reference="ref\x00", contact__name="\x00", incident={"summary": "x", "occurred_on": "2026-01-02"}
     )
     body["incident"]["summary"] = "shots\x00fired"
-    request = RequestForAssistance.model_validate(body)
-    assert sorted(e.loc for e in unstorable_strings(request)) == [
-        ["client_reference"],
-        ["contact", "name"],
-        ["incident", "summary"],
+    with pytest.raises(ValidationError) as refused:
+        RequestForAssistance.model_validate(body)
+    assert sorted(e["loc"] for e in refused.value.errors() if e["type"] == "string_unstorable") == [
+        ("client_reference",),
+        ("contact", "name"),
+        ("incident", "summary"),
     ]
 
 
