@@ -12,6 +12,7 @@ from services.notify.handlers import make_handlers
 from services.notify.messages import Recipient
 from services.notify.preferences import load_preferences
 from services.notify.settings import NotifySettings
+from services.notify.smtp import SmtpSessions
 from shared.contract import topics
 from shared.contract.events import DeadLettered, NotificationFailed, NotificationSent
 from shared.service import ServiceRuntime, create_service_app
@@ -28,8 +29,12 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
     runtime.publishes(NotificationSent, NotificationFailed, DeadLettered)
 
     async def dispatch(rt: ServiceRuntime) -> None:
-        async with httpx.AsyncClient() as http:
-            await Dispatcher(rt.pool, settings, Channels(settings, http)).run()
+        smtp = SmtpSessions(settings)
+        try:
+            async with httpx.AsyncClient() as http:
+                await Dispatcher(rt.pool, settings, Channels(settings, http, smtp)).run()
+        finally:
+            await smtp.close()
 
     runtime.background(dispatch)
     app = create_service_app(

@@ -9,6 +9,7 @@ import httpx
 
 from services.notify.messages import PlannedNotification, RenderedMessage, sign, webhook_body
 from services.notify.settings import NotifySettings
+from services.notify.smtp import SmtpSessions
 
 SIGNATURE_HEADER = "X-CRI-Signature"
 DELIVERY_HEADER = "X-CRI-Delivery-Id"
@@ -24,9 +25,10 @@ class DeliveryFailed(Exception):
 
 
 class Channels:
-    def __init__(self, settings: NotifySettings, http: httpx.AsyncClient) -> None:
+    def __init__(self, settings: NotifySettings, http: httpx.AsyncClient, smtp: SmtpSessions) -> None:
         self._settings = settings
         self._http = http
+        self._smtp = smtp
 
     async def deliver(self, delivery_id: UUID, planned: PlannedNotification, rendered: RenderedMessage) -> None:
         if planned.channel == "email":
@@ -35,9 +37,8 @@ class Channels:
             await self._webhook(delivery_id, planned, rendered)
 
     async def _email(self, delivery_id: UUID, planned: PlannedNotification, rendered: RenderedMessage) -> None:
-        s = self._settings
         message = EmailMessage()
-        message["From"] = s.mail_from
+        message["From"] = self._settings.mail_from
         message["To"] = planned.address
         message["Subject"] = rendered.subject
         # Receivers (and tests) can dedupe on the delivery id.
@@ -46,16 +47,7 @@ class Channels:
         message.set_content(rendered.text)
         message.add_alternative(rendered.html, subtype="html")
         try:
-            await aiosmtplib.send(
-                message,
-                hostname=s.smtp_host,
-                port=s.smtp_port,
-                use_tls=s.smtp_use_tls,
-                start_tls=s.smtp_start_tls,
-                username=s.smtp_username,
-                password=s.smtp_password,
-                timeout=s.smtp_timeout_s,
-            )
+            await self._smtp.send(message)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [refusal.code for refusal in exc.recipients]
             raise DeliveryFailed(f"SMTP refused the recipient: {codes}", permanent=min(codes) >= 500) from exc

@@ -13,6 +13,7 @@ class NotifySettings(ServiceSettings):
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_timeout_s: float = 10.0
+    smtp_sessions: int = Field(default=4, ge=1, description="SMTP sessions kept open and reused.")
     mail_from: str = "CRI Exchange <no-reply@cri-exchange.example.org>"
     staff_name: str = "CRI program staff"
     staff_email: str | None = "cri-staff@cops.example.gov"
