@@ -39,10 +39,13 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.SerializationError,
     asyncpg.DeadlockDetectedError,
     asyncpg.AdminShutdownError,
+    asyncpg.InternalClientError,  # a connection cut in the middle of an operation
 )
 
 # The request being worked on, for log lines (set per applied event).
 correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
+
+DEAD_LETTER_VALUE_LIMIT = 256 * 1024
 
 _DEAD_LETTER_NAMESPACE = UUID("6f0a3e59-8c1f-4c4e-9d44-4c0b6f0e1d2a")
 
@@ -181,7 +184,10 @@ def dead_letter_envelope(consumer: str, record: ConsumerRecord, reason: str) -> 
         source_partition=record.partition,
         source_offset=record.offset,
         original_key_b64=_b64(record.key),
-        original_value_b64=_b64(record.value),
+        # A dead letter must always fit in a Kafka message, however large what it carries.
+        original_value_b64=_b64(record.value[:DEAD_LETTER_VALUE_LIMIT] if record.value else record.value),
+        original_size=len(record.value) if record.value is not None else None,
+        truncated=record.value is not None and len(record.value) > DEAD_LETTER_VALUE_LIMIT,
         original_headers=headers,
         reason=reason,
         dead_lettered_at=datetime.now(UTC),

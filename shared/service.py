@@ -4,6 +4,7 @@ subscribers and outbox relay, serve HTTP (health, its API), and stop cleanly."""
 import asyncio
 import logging
 import os
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import asyncpg
 import uvicorn
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from opentelemetry.trace import SpanKind
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -18,7 +20,7 @@ from pythonjsonlogger.json import JsonFormatter
 
 from shared import metrics
 from shared.broker import BrokerPublisher, make_broker, start_with_retry, subscribe
-from shared.consumer import BatchApplier, EventConsumer, EventHandler, correlation_id
+from shared.consumer import TRANSIENT_ERRORS, BatchApplier, EventConsumer, EventHandler, correlation_id
 from shared.contract.envelope import EventData
 from shared.contract.topics import TopicSpec
 from shared.db import create_pool, migrate
@@ -109,12 +111,12 @@ class ServiceRuntime:
             batch_size=self.settings.outbox_batch_size,
             poll_interval_s=self.settings.outbox_poll_interval_s,
         )
+        relay = self.relay
+        tasks = [lambda _rt: relay.run(), lambda rt: rt._sample_gauges(), *self._background]
+        names = ["outbox-relay", "gauges", *(task.__name__ for task in self._background)]
         self._tasks = [
-            asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay"),
-            asyncio.create_task(self._sample_gauges(), name=f"{self.name}-gauges"),
-        ]
-        self._tasks += [
-            asyncio.create_task(task(self), name=f"{self.name}-{task.__name__}") for task in self._background
+            asyncio.create_task(self._supervise(name, task), name=f"{self.name}-{name}")
+            for name, task in zip(names, tasks, strict=True)
         ]
         self.ready = True
         log.info(
@@ -133,6 +135,18 @@ class ServiceRuntime:
         if self._pool is not None:
             await self._pool.close()
         log.info("%s stopped cleanly", self.name)
+
+    async def _supervise(self, name: str, task: BackgroundTask) -> None:
+        """Keep a background task alive: a crash is logged loudly and the task restarted, never lost silently."""
+        while True:
+            try:
+                await task(self)
+                log.error("%s: background task %s returned; restarting it", self.name, name)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - whatever killed it, log it and start it again
+                log.exception("%s: background task %s crashed; restarting it in 1s", self.name, name)
+            await asyncio.sleep(1.0)
 
     async def _sample_gauges(self, every_s: float = 5.0) -> None:
         """Outbox backlog and consumer lag change without any event of ours: sample them."""
@@ -159,13 +173,15 @@ class ServiceRuntime:
             try:
                 await attempt()
                 return
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except TRANSIENT_ERRORS as exc:
                 failures += 1
                 delay = min(10.0, 0.5 * 2**failures)
                 log.error("%s: %s unreachable (%s); retrying in %.1fs", self.name, what, exc, delay)
                 await asyncio.sleep(delay)
 
     async def is_ready(self) -> tuple[bool, dict[str, str]]:
+        if not self.ready:
+            return False, {"startup": "waiting for PostgreSQL, migrations and the broker"}
         checks: dict[str, str] = {}
         try:
             async with self.pool.acquire(timeout=2) as conn:
@@ -181,10 +197,15 @@ class ServiceRuntime:
 def create_service_app(runtime: ServiceRuntime, *, title: str, description: str, version: str = "1.0.0") -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await runtime.start()
+        # Serve health at once; the service itself starts when PostgreSQL and the broker answer.
+        starting = asyncio.create_task(runtime.start(), name=f"{runtime.name}-start")
+        starting.add_done_callback(_exit_if_failed)
         try:
             yield
         finally:
+            starting.cancel()
+            with suppress(asyncio.CancelledError):
+                await starting
             await runtime.stop()
 
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
@@ -192,6 +213,12 @@ def create_service_app(runtime: ServiceRuntime, *, title: str, description: str,
 
     @app.middleware("http")
     async def trace_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        if not runtime.ready and not request.url.path.startswith(_ALWAYS_SERVED):
+            return JSONResponse(
+                {"detail": f"{runtime.name} is starting: waiting for PostgreSQL and the broker"},
+                status_code=503,
+                headers={"Retry-After": "2"},
+            )
         with span(f"{request.method} {request.url.path}", dict(request.headers), SpanKind.SERVER):
             return await call_next(request)
 
@@ -210,6 +237,16 @@ def create_service_app(runtime: ServiceRuntime, *, title: str, description: str,
         return {"status": "ready" if ok else "not ready", "service": runtime.name, "checks": checks}
 
     return app
+
+
+_ALWAYS_SERVED = ("/health", "/metrics", "/docs", "/openapi.json")
+
+
+def _exit_if_failed(starting: asyncio.Task) -> None:
+    """A start that fails for good (not an outage, which is retried) must not leave a live, useless process."""
+    if not starting.cancelled() and starting.exception() is not None:
+        log.critical("start failed: %r; exiting", starting.exception(), exc_info=starting.exception())
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def runtime_of(request: Request) -> ServiceRuntime:

@@ -8,6 +8,7 @@ import logging
 import asyncpg
 
 from services.engagements import commands, store
+from shared.consumer import TRANSIENT_ERRORS
 from shared.contract.events import DeadlineMissed, ProviderRef
 from shared.outbox import unit_of_work
 
@@ -42,6 +43,6 @@ async def scan_forever(pool: asyncpg.Pool, batch: int, interval_s: float) -> Non
         try:
             if await fire_missed_deadlines(pool, batch) == batch:
                 continue  # more may be due: no pause
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except TRANSIENT_ERRORS as exc:
             log.warning("deadline scan: database unavailable (%r); retrying", exc)
         await asyncio.sleep(interval_s)

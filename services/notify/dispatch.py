@@ -15,6 +15,7 @@ from services.notify import store
 from services.notify.channels import Channels, DeliveryFailed
 from services.notify.messages import PlannedNotification, RenderError, render, retry_delay
 from services.notify.settings import NotifySettings
+from shared.consumer import TRANSIENT_ERRORS
 from shared.contract.envelope import Envelope
 from shared.contract.events import EVENT_MODELS, DeadLettered, NotificationFailed, NotificationSent
 from shared.outbox import unit_of_work
@@ -38,7 +39,7 @@ class Dispatcher:
             try:
                 if not await self.dispatch_due():
                     await asyncio.sleep(0.2)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except TRANSIENT_ERRORS as exc:
                 log.warning("notify dispatcher: database unavailable (%r); retrying", exc)
                 await asyncio.sleep(1.0)
 

@@ -256,6 +256,8 @@ class DeadLettered(EventData):
     original_headers: dict[str, str]
     reason: str
     dead_lettered_at: datetime
+    original_size: int | None = Field(default=None, description="Size in bytes of the original value.")
+    truncated: bool = Field(default=False, description="Only the first bytes of a huge original value are kept.")
 
     def partition_key(self) -> str:
         return f"{self.source_topic}/{self.source_partition}/{self.source_offset}"

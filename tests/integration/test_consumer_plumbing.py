@@ -1,5 +1,6 @@
 """The delivery plumbing on a real PostgreSQL: inbox, outbox and dead letters, exactly once in effect."""
 
+import base64
 import json
 import uuid
 from datetime import UTC, datetime
@@ -9,7 +10,7 @@ import asyncpg
 import pytest
 from aiokafka.structs import ConsumerRecord
 
-from shared.consumer import EventConsumer, RejectEvent
+from shared.consumer import DEAD_LETTER_VALUE_LIMIT, EventConsumer, RejectEvent
 from shared.contract.envelope import Envelope
 from shared.contract.events import RequestQueued
 from shared.db import create_pool, migrate
@@ -98,3 +99,12 @@ async def test_events_of_other_types_on_the_topic_are_skipped(pool):
     await consumer.apply_batch(records(queued().model_dump_json().encode()))
     assert await pool.fetchval("SELECT count(*) FROM inbox") == 0
     assert await dead_letters(pool) == []
+
+
+async def test_a_huge_poison_message_is_dead_lettered_truncated_so_the_letter_still_fits(pool):
+    consumer = EventConsumer("test", pool, {RequestQueued: record_queued})
+    huge = b"x" * (DEAD_LETTER_VALUE_LIMIT * 3)
+    await consumer.apply_batch(records(huge))
+    (letter,) = await dead_letters(pool)
+    assert (letter["original_size"], letter["truncated"]) == (len(huge), True)
+    assert len(base64.b64decode(letter["original_value_b64"])) == DEAD_LETTER_VALUE_LIMIT
