@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,7 +88,9 @@ class Infrastructure:
                 start_new_session=True,
             )
             wait_until(lambda: port_open(self.smtp_port), timeout_s=15, what="the SMTP mail sink")
-        asyncio.run(ensure_topics(self.bootstrap_servers))
+        # In a thread of its own: the caller may itself be running an event loop (an async test, say).
+        with ThreadPoolExecutor(max_workers=1) as worker:
+            worker.submit(asyncio.run, ensure_topics(self.bootstrap_servers)).result()
         return self
 
     @property
