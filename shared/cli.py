@@ -52,14 +52,17 @@ def submit(
     count: Annotated[int, typer.Option(min=1, help="How many sample requests to submit.")] = 1,
     url: Annotated[str | None, typer.Option(help="Intake's base URL (default: `cri up`'s).")] = None,
 ) -> None:
-    """Submit sample requests for assistance to intake and print their status URLs."""
+    """Submit sample requests for assistance to intake and print their status URLs (as a service: the key in
+    CRI_API_KEY, by default the embedded stack's)."""
+    from shared.auth import DEV_SERVICE_KEY
     from shared.contract.requests import EXAMPLE_REQUEST
     from shared.ops import running_stack
 
     base = url or running_stack().get("services", {}).get("intake")
     if not base:
         raise typer.BadParameter("no intake URL: pass --url or run `cri up`")
-    with httpx.Client(base_url=base, timeout=10) as client:
+    key = os.environ.get("CRI_API_KEY", DEV_SERVICE_KEY)
+    with httpx.Client(base_url=base, timeout=10, headers={"Authorization": f"Bearer {key}"}) as client:
         for i in track(range(count), description="submitting", console=console, disable=count < 10):
             body = copy.deepcopy(EXAMPLE_REQUEST)
             body["client_reference"] = f"cli-{int(time.time() * 1000)}-{i}"

@@ -1,9 +1,12 @@
-"""Typed configuration shared by every service: where the broker and the database are."""
+"""Typed configuration shared by every service: where the broker and the database are, who may call the APIs."""
 
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BeforeValidator, Field
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from shared.auth import DEV_API_KEYS, Principal, parse_api_keys
 
 
 class BrokerKind(StrEnum):
@@ -16,7 +19,8 @@ class BrokerKind(StrEnum):
 class ServiceSettings(BaseSettings):
     """Settings every service reads from `CRI_*` environment variables; services subclass it."""
 
-    model_config = SettingsConfigDict(env_prefix="CRI_", extra="ignore")
+    # Errors name the variable but never echo its value: API keys and database passwords stay out of logs.
+    model_config = SettingsConfigDict(env_prefix="CRI_", extra="ignore", hide_input_in_errors=True)
 
     database_url: str = Field(default="postgresql://postgres@127.0.0.1:5432/cri")
     kafka_bootstrap_servers: str = Field(default="127.0.0.1:9092")
@@ -29,3 +33,8 @@ class ServiceSettings(BaseSettings):
     outbox_batch_size: int = Field(default=1000, ge=1)
     outbox_poll_interval_s: float = Field(default=1.0, gt=0)
     db_pool_size: int = Field(default=10, ge=2)
+    # Parsed by parse_api_keys (NoDecode: its messages never repeat a key); the default is for the embedded stack.
+    api_keys: Annotated[dict[str, Principal], NoDecode, BeforeValidator(parse_api_keys)] = Field(
+        default_factory=lambda: dict(DEV_API_KEYS),
+        description='JSON: {"<API key>": {"role": "agency|provider|staff|service", "subject": "..."}}.',
+    )

@@ -1,4 +1,4 @@
-"""Test helpers: unique sample requests and bounded waits (never bare sleeps)."""
+"""Test helpers: unique sample requests, API keys, and bounded waits (never bare sleeps)."""
 
 import asyncio
 import copy
@@ -10,6 +10,19 @@ from typing import Any, TypeVar
 from shared.contract.requests import EXAMPLE_REQUEST
 
 T = TypeVar("T")
+
+# The default keys (shared/auth.py DEV_API_KEYS), which the session system and private systems accept.
+STAFF_KEY = "cri-staff-dev-key"
+SERVICE_KEY = "cri-service-dev-key"
+
+
+def auth(key: str) -> dict[str, str]:
+    """The headers that present `key`."""
+    return {"Authorization": f"Bearer {key}"}
+
+
+STAFF = auth(STAFF_KEY)
+SERVICE = auth(SERVICE_KEY)
 
 
 def unique(prefix: str) -> str:

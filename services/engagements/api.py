@@ -1,4 +1,8 @@
-"""Engagements' HTTP API, version 1: list and read engagements, record milestones, escalate, close."""
+"""Engagements' HTTP API, version 1: list and read engagements, record milestones, escalate, close.
+
+Staff and other systems (service) read every engagement; a provider reads and moves only its own (403 for
+another's). Staff alone escalate. See docs/security.md.
+"""
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -8,21 +12,50 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.engagements import commands, lifecycle, recommendations, store
 from services.engagements.deadlines import DeadlineClock
+from shared.auth import Principal, Role, forbidden, require
 from shared.contract.catalog import Tier
 from shared.outbox import UnitOfWork, unit_of_work
 from shared.service import runtime_of
 
-router = APIRouter(prefix="/v1", tags=["engagements"])
+router = APIRouter(
+    prefix="/v1",
+    tags=["engagements"],
+    responses={
+        401: {"description": "No or unknown API key"},
+        403: {"description": "Another provider's engagement, or a role that may not do this"},
+    },
+)
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "Unknown engagement"},
     409: {"description": "Refused by the lifecycle (reason and what is allowed), or a stale expected_version"},
 }
+
+
+def _engagement_access(*roles: Role) -> Callable[..., Awaitable[Principal]]:
+    """`require(*roles)`, and a provider only for an engagement of its own (an unknown one is the route's 404)."""
+    admitted = require(*roles)
+
+    async def access(
+        engagement_id: UUID, request: Request, principal: Annotated[Principal, Depends(admitted)]
+    ) -> Principal:
+        if principal.role is Role.PROVIDER:
+            async with runtime_of(request).pool.acquire() as conn:
+                row = await store.load(conn, engagement_id)
+            if row is not None and row["provider"]["provider_id"] != principal.subject:
+                raise forbidden("another provider's engagement")
+        return principal
+
+    return access
+
+
+_READERS = [Depends(_engagement_access(Role.STAFF, Role.SERVICE, Role.PROVIDER))]
+_ACTORS = [Depends(_engagement_access(Role.PROVIDER, Role.STAFF))]
 
 
 class _Command(BaseModel):
@@ -148,6 +181,7 @@ class Page(BaseModel):
 @router.get("/engagements", response_model=Page)
 async def list_engagements(
     request: Request,
+    principal: Annotated[Principal, Depends(require(Role.STAFF, Role.SERVICE, Role.PROVIDER))],
     tier: Tier | None = None,
     status_: Annotated[str | None, Query(alias="status")] = None,
     provider_id: str | None = None,
@@ -155,14 +189,18 @@ async def list_engagements(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Page:
-    """Engagements, newest first, filtered by tier, status, provider and overdue."""
+    """Engagements, newest first, filtered by tier, status, provider and overdue (a provider sees its own)."""
+    if principal.role is Role.PROVIDER:
+        if provider_id not in (None, principal.subject):
+            raise forbidden("another provider's engagements")
+        provider_id = principal.subject
     filters = store.Filters(tier and tier.value, status_, provider_id, overdue)
     async with runtime_of(request).pool.acquire() as conn:
         rows, total = await store.list_engagements(conn, filters, limit, offset)
     return Page(total=total, limit=limit, offset=offset, items=[Engagement.of(row) for row in rows])
 
 
-@router.get("/engagements/{engagement_id}", response_model=EngagementTimeline, responses=_ERRORS)
+@router.get("/engagements/{engagement_id}", response_model=EngagementTimeline, responses=_ERRORS, dependencies=_READERS)
 async def get_engagement(engagement_id: UUID, request: Request) -> EngagementTimeline:
     """One engagement with its timeline: milestones, audit trail, next deadline."""
     async with runtime_of(request).pool.acquire() as conn:
@@ -179,7 +217,9 @@ async def get_engagement(engagement_id: UUID, request: Request) -> EngagementTim
     )
 
 
-@router.post("/engagements/{engagement_id}/milestones", response_model=Engagement, responses=_ERRORS)
+@router.post(
+    "/engagements/{engagement_id}/milestones", response_model=Engagement, responses=_ERRORS, dependencies=_ACTORS
+)
 async def record_milestone(engagement_id: UUID, body: RecordMilestone, request: Request) -> Engagement:
     """Record the next milestone or a progress update (MilestoneReached, EngagementStatusChanged, snapshot)."""
     clock: DeadlineClock = request.app.state.deadline_clock
@@ -187,19 +227,29 @@ async def record_milestone(engagement_id: UUID, body: RecordMilestone, request: 
     return await _change(request, lambda uow: commands.record_milestone(uow, clock, engagement_id, **fields))
 
 
-@router.post("/engagements/{engagement_id}/escalation", response_model=Engagement, responses=_ERRORS)
+@router.post(
+    "/engagements/{engagement_id}/escalation",
+    response_model=Engagement,
+    responses=_ERRORS,
+    dependencies=[Depends(require(Role.STAFF))],
+)
 async def escalate(engagement_id: UUID, body: Escalation, request: Request) -> Engagement:
     """Close as escalated and publish EngagementEscalated; routing opens the next tier's engagement."""
     return await _change(request, lambda uow: commands.escalate(uow, engagement_id, **body.model_dump()))
 
 
-@router.post("/engagements/{engagement_id}/closure", response_model=Engagement, responses=_ERRORS)
+@router.post("/engagements/{engagement_id}/closure", response_model=Engagement, responses=_ERRORS, dependencies=_ACTORS)
 async def close(engagement_id: UUID, body: Closure, request: Request) -> Engagement:
     """Close with an outcome (EngagementStatusChanged, EngagementClosed, snapshot)."""
     return await _change(request, lambda uow: commands.close(uow, engagement_id, **body.model_dump(mode="json")))
 
 
-@router.get("/engagements/{engagement_id}/recommendations", response_model=list[Recommendation], responses=_ERRORS)
+@router.get(
+    "/engagements/{engagement_id}/recommendations",
+    response_model=list[Recommendation],
+    responses=_ERRORS,
+    dependencies=_READERS,
+)
 async def list_recommendations(engagement_id: UUID, request: Request) -> list[Recommendation]:
     """An assessment's recommendations, oldest first, each with its status history."""
     async with runtime_of(request).pool.acquire() as conn:
@@ -213,6 +263,7 @@ async def list_recommendations(engagement_id: UUID, request: Request) -> list[Re
     response_model=Recommendation,
     status_code=status.HTTP_201_CREATED,
     responses=_ERRORS,
+    dependencies=_ACTORS,
 )
 async def add_recommendation(engagement_id: UUID, body: NewRecommendation, request: Request) -> Recommendation:
     """Propose a recommendation (assessments in findings_and_recommendations or implementation_monitoring)."""
@@ -222,7 +273,10 @@ async def add_recommendation(engagement_id: UUID, body: NewRecommendation, reque
 
 
 @router.patch(
-    "/engagements/{engagement_id}/recommendations/{recommendation_id}", response_model=Recommendation, responses=_ERRORS
+    "/engagements/{engagement_id}/recommendations/{recommendation_id}",
+    response_model=Recommendation,
+    responses=_ERRORS,
+    dependencies=_ACTORS,
 )
 async def change_recommendation(
     engagement_id: UUID, recommendation_id: UUID, body: RecommendationChange, request: Request

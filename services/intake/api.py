@@ -1,23 +1,36 @@
-"""Intake's HTTP API, version 1: submit a request for assistance, read its status."""
+"""Intake's HTTP API, version 1: submit a request for assistance, read its status.
+
+Agencies submit and read only their own requests (their key's subject is their agency key); other systems
+(service) and staff submit and read any. See docs/security.md.
+"""
 
 import json
 from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
 from services.intake import store
 from services.intake.settings import IntakeSettings
+from services.intake.status import agency_key
 from services.intake.validation import MAX_KEY_CHARS, unstorable_strings
+from shared.auth import Principal, Role, forbidden, require
 from shared.contract.requests import RequestForAssistance
 from shared.outbox import unit_of_work
 from shared.service import runtime_of
 
-router = APIRouter(prefix="/v1", tags=["requests"])
+router = APIRouter(
+    prefix="/v1",
+    tags=["requests"],
+    responses={
+        401: {"description": "No or unknown API key"},
+        403: {"description": "Another agency's request, or a role that may not do this"},
+    },
+)
 
 
 class Accepted(BaseModel):
@@ -60,9 +73,12 @@ async def submit_request(
     body: RequestForAssistance,
     request: Request,
     response: Response,
+    principal: Annotated[Principal, Depends(require(Role.AGENCY, Role.SERVICE, Role.STAFF))],
     idempotency_key: Annotated[str | None, Header(max_length=MAX_KEY_CHARS)] = None,
 ) -> Accepted:
     """Accept a request for assistance. It is recorded with its RequestSubmitted event in one transaction."""
+    if principal.role is Role.AGENCY and agency_key(body.agency) != principal.subject:
+        raise forbidden("an agency submits requests for itself only")
     unstorable = unstorable_strings(body)
     if unstorable:
         raise RequestValidationError([{"type": e.type, "loc": ["body", *e.loc], "msg": e.msg} for e in unstorable])
@@ -85,12 +101,18 @@ async def submit_request(
 
 
 @router.get("/requests/{request_id}", response_model=RequestStatus, responses={404: {"description": "Unknown request"}})
-async def get_request_status(request_id: UUID, request: Request) -> RequestStatus:
+async def get_request_status(
+    request_id: UUID,
+    request: Request,
+    principal: Annotated[Principal, Depends(require(Role.AGENCY, Role.STAFF, Role.SERVICE))],
+) -> RequestStatus:
     """Where a request is: submitted, routed (tier and provider), engagement opened, milestones, closed."""
     async with runtime_of(request).pool.acquire() as conn:
         found = await store.load_status(conn, request_id)
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no request {request_id}")
+    if principal.role is Role.AGENCY and found["agency_key"] != principal.subject:
+        raise forbidden("another agency's request")
     return RequestStatus.model_validate(found)
 
 

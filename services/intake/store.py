@@ -130,7 +130,7 @@ async def record_status(conn: asyncpg.Connection, envelope: Envelope, request_id
 async def load_status(conn: asyncpg.Connection, request_id: UUID) -> dict | None:
     row = await conn.fetchrow(
         "SELECT request_id, status, submitted_at, updated_at, tier, provider_id, provider_name, engagement_id,"
-        " channel, body->'agency'->>'name' AS agency_name FROM requests WHERE request_id = $1",
+        " channel, agency_key, body->'agency'->>'name' AS agency_name FROM requests WHERE request_id = $1",
         request_id,
     )
     if row is None:

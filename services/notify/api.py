@@ -1,18 +1,27 @@
-"""Notify's HTTP API, version 1: the delivery log, to answer "was this person told, and if not, why?"."""
+"""Notify's HTTP API, version 1: the delivery log, to answer "was this person told, and if not, why?".
+
+Staff and other systems (service) only: the log names recipients. See docs/security.md.
+"""
 
 from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
 import asyncpg
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from services.notify import store
 from services.notify.messages import Channel, Role
+from shared import auth
 from shared.service import runtime_of
 
-router = APIRouter(prefix="/v1", tags=["deliveries"])
+router = APIRouter(
+    prefix="/v1",
+    tags=["deliveries"],
+    dependencies=[Depends(auth.require(auth.Role.STAFF, auth.Role.SERVICE))],
+    responses={401: {"description": "No or unknown API key"}, 403: {"description": "Neither staff nor service"}},
+)
 
 Status = Literal["pending", "sent", "failed"]
 

@@ -1,41 +1,31 @@
 """Routing's staff API, version 1: override a routing decision, read a request's decision history, the registry.
 
-Every route needs a staff key (`Authorization: Bearer <key>`, keys from CRI_STAFF_API_KEYS): decisions name
-agencies, incidents' handling and staff's reasons.
+Every route needs a staff key (`Authorization: Bearer <key>`, shared/auth.py): decisions name agencies,
+incidents' handling and staff's reasons.
 """
 
-import secrets
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, StringConstraints
 
 from services.routing import store
 from services.routing.handlers import EngagementStarted, UnknownRequest, reassign
 from services.routing.override import InvalidAssignment, NoRoom
 from services.routing.policy import ProviderRecord
-from services.routing.settings import RoutingSettings
+from shared.auth import Role, require
 from shared.contract.catalog import Tier
 from shared.outbox import unit_of_work
 from shared.service import runtime_of
 
-_bearer = HTTPBearer(auto_error=False, description="A program staff key.")
-
-
-def staff_key(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
-    settings: RoutingSettings = runtime_of(request).settings  # type: ignore[assignment]
-    given = credentials.credentials.encode() if credentials else b""
-    # compare_digest, and against every key (a list, not a generator): no early exit says how much matched.
-    if not given or not any([secrets.compare_digest(given, key.encode()) for key in settings.staff_api_keys]):
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, detail="a staff key is required", headers={"WWW-Authenticate": "Bearer"}
-        )
-
-
-router = APIRouter(prefix="/v1", tags=["staff"], dependencies=[Depends(staff_key)])
+router = APIRouter(
+    prefix="/v1",
+    tags=["staff"],
+    dependencies=[Depends(require(Role.STAFF))],
+    responses={401: {"description": "No or unknown API key"}, 403: {"description": "Not a staff key"}},
+)
 
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 
@@ -91,7 +81,6 @@ _REFUSALS = {
     "/requests/{request_id}/assignment",
     response_model=DecisionView,
     responses={
-        401: {"description": "No or unknown staff key"},
         404: {"description": "Unknown request"},
         409: {"description": "The provider has no room (send force), or the request already has an engagement"},
         422: {"description": "Unknown provider, provider of another tier, or not a partner today"},

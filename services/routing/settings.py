@@ -10,4 +10,3 @@ _DATA = Path(__file__).parent / "data"
 class RoutingSettings(ServiceSettings):
     policy_file: Path = Field(default=_DATA / "policy.yaml", description="The routing policy in force.")
     providers_file: Path = Field(default=_DATA / "providers.yaml", description="Seed of the provider registry.")
-    staff_api_keys: list[str] = Field(default=["staff-dev-key"], description="Keys allowed to override routing.")

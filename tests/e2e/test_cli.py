@@ -14,7 +14,7 @@ import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from tests.support import eventually, sample_request
+from tests.support import SERVICE, eventually, sample_request
 
 pytestmark = pytest.mark.e2e
 
@@ -34,7 +34,7 @@ def test_doctor_finds_what_the_system_needs():
 
 
 async def test_topics_lists_the_catalog_and_the_services_lag(system, infra):
-    httpx.post(f"{system['intake'].url}/v1/requests", json=sample_request()).raise_for_status()
+    httpx.post(f"{system['intake'].url}/v1/requests", json=sample_request(), headers=SERVICE).raise_for_status()
 
     async def listed():
         result = await asyncio.to_thread(cri, "topics", "--bootstrap", infra.bootstrap_servers)
@@ -83,7 +83,7 @@ def test_cri_up_runs_the_whole_system_until_ctrl_c(tmp_path: Path):
         assert any("CRI Exchange is up" in line for line in lines), "".join(lines)
         stack = json.loads((tmp_path / "stack.json").read_text())
         body = sample_request()
-        answer = httpx.post(f"{stack['services']['intake']}/v1/requests", json=body)
+        answer = httpx.post(f"{stack['services']['intake']}/v1/requests", json=body, headers=SERVICE)
         assert answer.status_code == 202
 
         async def mailed():

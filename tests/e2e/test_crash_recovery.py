@@ -6,7 +6,7 @@ import asyncio
 import httpx
 import pytest
 
-from tests.support import eventually, sample_request
+from tests.support import SERVICE, eventually, sample_request
 
 pytestmark = pytest.mark.e2e
 
@@ -15,7 +15,7 @@ REQUESTS = 120
 
 @pytest.mark.parametrize("victim", ["routing", "engagements"])
 async def test_a_killed_consumer_restarts_and_applies_every_request_once(system, db, victim):
-    async with httpx.AsyncClient(base_url=system["intake"].url) as client:
+    async with httpx.AsyncClient(base_url=system["intake"].url, headers=SERVICE) as client:
         request_ids = []
         for i in range(REQUESTS):
             if i == REQUESTS // 3:

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import eventually, sample_request
+from tests.support import SERVICE, STAFF_KEY, eventually, sample_request
 
 pytestmark = pytest.mark.e2e
 
@@ -109,7 +109,8 @@ def browser(tmp_path):
 
 
 async def test_the_dashboard_follows_a_new_request_live_without_reload(system, browser):
-    browser.open(f"{system['engagements'].url}/dashboard")
+    # A browser cannot send a bearer header: signing in keeps the staff key in the dashboard's cookie.
+    browser.open(f"{system['engagements'].url}/dashboard/sign-in?key={STAFF_KEY}")
 
     async def live():
         state = await asyncio.to_thread(browser.evaluate, "document.getElementById('connection').textContent")
@@ -118,7 +119,7 @@ async def test_the_dashboard_follows_a_new_request_live_without_reload(system, b
     await eventually(live, what="the dashboard to receive its first figures")
     await asyncio.to_thread(browser.evaluate, "window.notReloaded = true")
     body = sample_request()
-    async with httpx.AsyncClient(base_url=system["intake"].url) as intake:
+    async with httpx.AsyncClient(base_url=system["intake"].url, headers=SERVICE) as intake:
         assert (await intake.post("/v1/requests", json=body)).status_code == 202
 
     async def shown():

@@ -15,7 +15,7 @@ from shared.contract import topics
 from shared.contract.topics import TopicSpec
 from shared.stack.ports import free_port
 from shared.stack.runner import ServiceProcess
-from tests.support import eventually, sample_request
+from tests.support import SERVICE, STAFF, eventually, sample_request
 
 pytestmark = pytest.mark.e2e
 
@@ -48,7 +48,7 @@ async def events_of(bootstrap: str, engagement_id: str, event_type: str) -> list
 
 
 async def open_engagements(intake_url: str, db, count: int = 1) -> list[str]:
-    async with httpx.AsyncClient(base_url=intake_url) as intake:
+    async with httpx.AsyncClient(base_url=intake_url, headers=SERVICE) as intake:
         request_ids = [
             (await intake.post("/v1/requests", json=sample_request())).json()["request_id"] for _ in range(count)
         ]
@@ -74,7 +74,7 @@ async def test_escalation_closes_the_engagement_as_escalated_and_publishes_engag
         "escalated_by": "staff:k.ng",
         "expected_version": 1,
     }
-    async with httpx.AsyncClient(base_url=system["engagements"].url) as api:
+    async with httpx.AsyncClient(base_url=system["engagements"].url, headers=STAFF) as api:
         escalated = await api.post(f"/v1/engagements/{engagement_id}/escalation", json=body)
     assert escalated.status_code == 200
     assert (escalated.json()["status"], escalated.json()["outcome"]) == ("closed", "escalated")
@@ -95,7 +95,7 @@ async def test_an_escalated_request_is_routed_to_the_new_tier_and_opens_a_linked
         "escalated_by": "staff:k.ng",
         "expected_version": 1,
     }
-    async with httpx.AsyncClient(base_url=system["engagements"].url) as api:
+    async with httpx.AsyncClient(base_url=system["engagements"].url, headers=STAFF) as api:
         assert (await api.post(f"/v1/engagements/{engagement_id}/escalation", json=body)).status_code == 200
 
     async def linked():
@@ -119,7 +119,7 @@ async def test_an_escalated_request_is_routed_to_the_new_tier_and_opens_a_linked
 
 async def test_the_state_topic_rebuilds_the_portfolio_of_the_database_without_contact_data(system, db, infra):
     (engagement_id,) = await open_engagements(system["intake"].url, db)
-    async with httpx.AsyncClient(base_url=system["engagements"].url) as api:
+    async with httpx.AsyncClient(base_url=system["engagements"].url, headers=STAFF) as api:
         step = {"milestone": "scoping", "recorded_by": "iacp:a.rivera", "expected_version": 1}
         assert (await api.post(f"/v1/engagements/{engagement_id}/milestones", json=step)).status_code == 200
     await eventually(lambda: outbox_drained(db), what="the engagements outbox to be published")

@@ -25,7 +25,7 @@ from services.notify.messages import verify
 from services.routing.settings import RoutingSettings
 from shared.contract import topics
 from shared.stack.ports import free_port
-from tests.support import eventually, sample_request
+from tests.support import SERVICE, STAFF, eventually, sample_request
 
 pytestmark = pytest.mark.e2e
 
@@ -158,7 +158,7 @@ async def notify_db(notify_system) -> AsyncIterator[asyncpg.Pool]:
 
 
 async def submit(notify_system, body: dict) -> str:
-    async with httpx.AsyncClient(base_url=notify_system.services["intake"].url) as client:
+    async with httpx.AsyncClient(base_url=notify_system.services["intake"].url, headers=SERVICE) as client:
         response = await client.post("/v1/requests", json=body)
     assert response.status_code == 202
     return response.json()["request_id"]
@@ -221,7 +221,7 @@ async def test_the_agency_hears_of_its_request_by_name_tier_and_provider_and_the
 ):
     body, deliveries = routed_confidential
     emails = emails_by_kind(smtp, deliveries)
-    async with httpx.AsyncClient(base_url=notify_system.services["intake"].url) as client:
+    async with httpx.AsyncClient(base_url=notify_system.services["intake"].url, headers=SERVICE) as client:
         status = (await client.get(f"/v1/requests/{deliveries[0]['request_id']}")).json()
     assert [dict(d) for d in deliveries if d["status"] != "sent"] == []
     assert set(emails) == {
@@ -315,7 +315,7 @@ async def test_the_delivery_log_shows_a_requests_deliveries_newest_first_without
 ):
     _, deliveries = routed_confidential
     request_id = deliveries[0]["request_id"]
-    async with httpx.AsyncClient(base_url=notify_system.services["notify"].url) as client:
+    async with httpx.AsyncClient(base_url=notify_system.services["notify"].url, headers=STAFF) as client:
         listed = (await client.get("/v1/deliveries", params={"request_id": request_id})).json()
         webhook_only = (
             await client.get(

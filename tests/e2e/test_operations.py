@@ -8,7 +8,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.support import eventually, sample_request
+from tests.support import SERVICE, eventually, sample_request
 
 pytestmark = pytest.mark.e2e
 
@@ -45,7 +45,7 @@ async def _status_if(url: str, code: int) -> dict | None:
 
 async def test_metrics_count_applied_events(system):
     async with httpx.AsyncClient() as client:
-        accepted = await client.post(f"{system['intake'].url}/v1/requests", json=sample_request())
+        accepted = await client.post(f"{system['intake'].url}/v1/requests", json=sample_request(), headers=SERVICE)
         assert accepted.status_code == 202, accepted.text
 
         async def counted():
@@ -64,7 +64,7 @@ async def test_metrics_count_applied_events(system):
 
 
 async def test_one_request_carries_one_trace_id_through_all_four_services(traced):
-    async with httpx.AsyncClient(base_url=traced.services["intake"].url) as client:
+    async with httpx.AsyncClient(base_url=traced.services["intake"].url, headers=SERVICE) as client:
         request_id = (await client.post("/v1/requests", json=sample_request())).json()["request_id"]
 
     def trace_ids(service: str) -> set[str]:
@@ -83,7 +83,7 @@ async def test_one_request_carries_one_trace_id_through_all_four_services(traced
 async def test_sigterm_during_a_stream_loses_nothing(traced):
     routing = traced.services["routing"]
     request_ids = []
-    async with httpx.AsyncClient(base_url=traced.services["intake"].url) as client:
+    async with httpx.AsyncClient(base_url=traced.services["intake"].url, headers=SERVICE) as client:
         for i in range(60):
             if i == 20:
                 routing.process.send_signal(signal.SIGTERM)

@@ -17,7 +17,7 @@ from services.routing.policy import PROVIDERS_FILE
 from shared.contract.catalog import Tier
 from shared.contract.envelope import Envelope
 from shared.contract.events import EngagementClosed, ProviderRef
-from tests.support import eventually, sample_request
+from tests.support import SERVICE, STAFF, eventually, sample_request
 
 pytestmark = pytest.mark.e2e
 
@@ -69,7 +69,7 @@ async def close_engagement(bootstrap: str, status: dict) -> None:
 async def test_a_request_queued_for_a_full_tier_is_routed_when_an_engagement_of_that_tier_closes(
     one_place_system,
 ) -> None:
-    async with httpx.AsyncClient(base_url=one_place_system.services["intake"].url) as intake:
+    async with httpx.AsyncClient(base_url=one_place_system.services["intake"].url, headers=SERVICE) as intake:
 
         async def submitted_and(wanted: str) -> dict:
             request_id = (await intake.post("/v1/requests", json=critical_response_request())).json()["request_id"]
@@ -94,9 +94,7 @@ async def test_a_request_queued_for_a_full_tier_is_routed_when_an_engagement_of_
     statuses = [entry["status"] for entry in routed["timeline"]]
     assert statuses == ["submitted", "queued", "routed", "engagement_opened"]
 
-    async with httpx.AsyncClient(
-        base_url=one_place_system.services["routing"].url, headers={"Authorization": "Bearer staff-dev-key"}
-    ) as routing:
+    async with httpx.AsyncClient(base_url=one_place_system.services["routing"].url, headers=STAFF) as routing:
         history = (await routing.get(f"/v1/requests/{second['request_id']}/decisions")).json()["decisions"]
         registry = {p["provider_id"]: p for p in (await routing.get("/v1/providers")).json()}
     assert [(d["outcome"], d["decided_by"]) for d in history] == [("queued", "policy"), ("routed", "policy")]

@@ -16,7 +16,7 @@ import yaml
 from services.routing.policy import PROVIDERS_FILE
 from shared.stack.ports import free_port
 from shared.stack.runner import ServiceProcess
-from tests.support import eventually, sample_request
+from tests.support import SERVICE, eventually, sample_request
 
 pytestmark = pytest.mark.e2e
 
@@ -65,7 +65,7 @@ async def test_two_replicas_under_concurrent_load_route_each_request_once_within
     held = await eventually(both_consuming, timeout_s=60, what="the two replicas to split cri.requests")
     print(f"\ncri.requests partitions: routing {held[0]}, routing-2 {held[1]}")
 
-    async with httpx.AsyncClient(base_url=two_replicas.services["intake"].url) as intake:
+    async with httpx.AsyncClient(base_url=two_replicas.services["intake"].url, headers=SERVICE) as intake:
         answers = await asyncio.gather(*(intake.post("/v1/requests", json=sample_request()) for _ in range(REQUESTS)))
     assert {a.status_code for a in answers} == {202}
     request_ids = [a.json()["request_id"] for a in answers]

@@ -17,11 +17,10 @@ from services.routing.policy import POLICY_FILE
 from shared.contract import topics
 from shared.contract.envelope import Envelope
 from shared.contract.topics import TopicSpec
-from tests.support import eventually, sample_request
+from tests.support import SERVICE, STAFF, eventually, sample_request
 
 pytestmark = pytest.mark.e2e
 
-STAFF = {"Authorization": "Bearer staff-dev-key"}  # RoutingSettings' default key
 THIN = {"assistance__topic_areas": []}
 CONFLICTING = {
     "incident": {
@@ -40,14 +39,14 @@ CONFLICTING = {
 
 
 async def submit(system, **overrides) -> str:
-    async with httpx.AsyncClient(base_url=system["intake"].url) as client:
+    async with httpx.AsyncClient(base_url=system["intake"].url, headers=SERVICE) as client:
         accepted = await client.post("/v1/requests", json=sample_request(**overrides))
     assert accepted.status_code == 202
     return accepted.json()["request_id"]
 
 
 async def intake_status(system, request_id: str, wanted: str) -> dict:
-    async with httpx.AsyncClient(base_url=system["intake"].url) as client:
+    async with httpx.AsyncClient(base_url=system["intake"].url, headers=SERVICE) as client:
 
         async def reached():
             status = (await client.get(f"/v1/requests/{request_id}")).json()

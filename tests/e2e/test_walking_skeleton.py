@@ -5,13 +5,13 @@ import mailbox
 import httpx
 import pytest
 
-from tests.support import eventually, sample_request
+from tests.support import SERVICE, eventually, sample_request
 
 pytestmark = [pytest.mark.e2e, pytest.mark.tansu]
 
 
 async def test_a_posted_request_is_routed_opened_and_its_status_follows(system, db):
-    async with httpx.AsyncClient(base_url=system["intake"].url) as client:
+    async with httpx.AsyncClient(base_url=system["intake"].url, headers=SERVICE) as client:
         accepted = await client.post("/v1/requests", json=sample_request())
         assert accepted.status_code == 202
         request_id = accepted.json()["request_id"]
@@ -32,7 +32,7 @@ async def test_a_posted_request_is_routed_opened_and_its_status_follows(system, 
 
 async def test_notify_emails_the_agency_and_the_provider_through_the_smtp_server(system, db, infra):
     body = sample_request()
-    async with httpx.AsyncClient(base_url=system["intake"].url) as client:
+    async with httpx.AsyncClient(base_url=system["intake"].url, headers=SERVICE) as client:
         request_id = (await client.post("/v1/requests", json=body)).json()["request_id"]
 
     async def delivered():

@@ -5,7 +5,7 @@ closed with an outcome; an assessment's recommendations keep their status histor
 import httpx
 import pytest
 
-from tests.support import eventually, sample_request
+from tests.support import SERVICE, STAFF, eventually, sample_request
 
 pytestmark = pytest.mark.e2e
 
@@ -13,20 +13,20 @@ pytestmark = pytest.mark.e2e
 async def open_engagement(system, db, **overrides) -> dict:
     """Submit a request through intake (CRI-TAC unless `overrides` say otherwise) and return its engagement as
     the API shows it."""
-    async with httpx.AsyncClient(base_url=system["intake"].url) as intake:
+    async with httpx.AsyncClient(base_url=system["intake"].url, headers=SERVICE) as intake:
         request_id = (await intake.post("/v1/requests", json=sample_request(**overrides))).json()["request_id"]
 
     async def engagement_id():
         return await db.fetchval("SELECT engagement_id FROM engagements.engagements WHERE request_id = $1", request_id)
 
     found = await eventually(engagement_id, what="the request's engagement to open")
-    async with httpx.AsyncClient(base_url=system["engagements"].url) as api:
+    async with httpx.AsyncClient(base_url=system["engagements"].url, headers=STAFF) as api:
         return (await api.get(f"/v1/engagements/{found}")).json()
 
 
 @pytest.fixture
 async def api(system):
-    async with httpx.AsyncClient(base_url=system["engagements"].url) as client:
+    async with httpx.AsyncClient(base_url=system["engagements"].url, headers=STAFF) as client:
         yield client
 
 

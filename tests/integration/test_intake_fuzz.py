@@ -9,6 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation.modes import GenerationMode
 
+from tests.support import SERVICE
+
 pytestmark = pytest.mark.e2e
 
 OPERATIONS = [("POST", "/v1/requests"), ("GET", "/v1/requests/{request_id}")]
@@ -28,7 +30,7 @@ def test_no_generated_input_makes_intake_answer_with_a_server_error(intake_schem
     def call(case):
         if mode is GenerationMode.POSITIVE:
             _past_the_cross_field_checks(case.body)
-        case.call_and_validate(checks=[not_a_server_error])
+        case.call_and_validate(headers=SERVICE, checks=[not_a_server_error])
 
     call()
 

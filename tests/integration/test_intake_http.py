@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from services.intake.settings import IntakeSettings
-from tests.support import eventually, sample_request, unique
+from tests.support import SERVICE, eventually, sample_request, unique
 
 pytestmark = pytest.mark.e2e
 
@@ -17,7 +17,7 @@ LIMIT = IntakeSettings().max_body_bytes
 
 @pytest.fixture
 async def client(system):
-    async with httpx.AsyncClient(base_url=system["intake"].url, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=system["intake"].url, headers=SERVICE, timeout=30) as client:
         yield client
 
 

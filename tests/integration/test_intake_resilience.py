@@ -10,7 +10,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from shared.contract import topics
-from tests.support import eventually, sample_request, unique
+from tests.support import SERVICE, eventually, sample_request, unique
 
 pytestmark = pytest.mark.e2e
 
@@ -32,7 +32,7 @@ async def stack_db(stack):
 async def test_requests_accepted_while_the_broker_is_down_are_each_published_once_it_is_back(stack, stack_db):
     stack.infra.broker.stop()
     try:
-        async with httpx.AsyncClient(base_url=stack.services["intake"].url, timeout=30) as client:
+        async with httpx.AsyncClient(base_url=stack.services["intake"].url, headers=SERVICE, timeout=30) as client:
             responses = [await client.post("/v1/requests", json=sample_request()) for _ in range(REQUESTS)]
         assert {r.status_code for r in responses} == {202}
         request_ids = [r.json()["request_id"] for r in responses]

@@ -1,0 +1,264 @@
+"""Who may call what: every HTTP API of the four services, cell by cell, per kind of caller (docs/security.md).
+
+A private system whose CRI_API_KEYS names an agency, two CRI-TAC providers, staff and another system (service).
+Each CRI-TAC provider has room for one engagement, so the agency's request opens provider A's engagement and
+another agency's request opens provider B's. Cells that would change state send a stale expected_version: an
+admitted caller is refused only by that (409), so no cell changes what another cell sees.
+"""
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from services.routing.policy import PROVIDERS_FILE
+from tests.support import auth, eventually, sample_request
+
+pytestmark = pytest.mark.e2e
+
+AGENCY_ORI = "IL0990001"
+PROVIDERS = ("iacp", "fop")  # the only CRI-TAC providers here, with room for one engagement each
+KEYS = {
+    "agency": ("agency-key-4f1c9a0e", {"role": "agency", "subject": f"ori:{AGENCY_ORI}"}),
+    "iacp": ("provider-key-iacp-7d2b", {"role": "provider", "subject": "iacp"}),
+    "fop": ("provider-key-fop-91e3c", {"role": "provider", "subject": "fop"}),
+    "staff": ("staff-key-0c55e1a7b", {"role": "staff", "subject": "a.rivera"}),
+    "service": ("service-key-b8d2f40c", {"role": "service", "subject": "state-portal"}),
+}
+UNKNOWN_KEY = "nobody-knows-this-key"
+UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
+STALE = 1000  # an expected_version no engagement has
+
+
+def own_request() -> dict:
+    return sample_request(agency__ori=AGENCY_ORI)
+
+
+@dataclass(frozen=True)
+class World:
+    """The private system, which provider is A and which B, and the ids cells refer to."""
+
+    urls: dict[str, str]
+    providers: dict[str, str]  # "provider-A" -> provider_id
+    ids: dict[str, str]  # own_request, other_request, engagement_A, engagement_B, unknown
+
+    def headers(self, caller: str) -> dict[str, str]:
+        if caller == "nobody":
+            return {}
+        if caller == "stranger":
+            return auth(UNKNOWN_KEY)
+        return auth(KEYS[self.providers.get(caller, caller)][0])
+
+
+@dataclass(frozen=True)
+class Cell:
+    caller: str  # agency, provider-A, provider-B, staff, service, nobody (no key), stranger (unknown key)
+    does: str
+    service: str
+    method: str
+    path: str  # may name ids of the world: {own_request}, {engagement_A}...
+    expected: int
+    body: Callable[[], dict] | dict | None = None
+    params: dict[str, str] | None = None
+    outcome: str = ""  # what the id says instead of the status alone
+    check: Callable[[World, Any], None] | None = None
+
+    def __str__(self) -> str:
+        return f"{self.caller} {self.does} -> {self.outcome or self.expected}"
+
+
+def _sees_only(*engagements: str) -> Callable[[World, Any], None]:
+    def check(world: World, page: Any) -> None:
+        listed = {item["engagement_id"] for item in page["items"]}
+        wanted = {world.ids[e] for e in engagements}
+        others = {world.ids[e] for e in ("engagement_A", "engagement_B")} - wanted
+        assert wanted <= listed and not others & listed, listed
+
+    return check
+
+
+MILESTONE = {"expected_version": STALE, "milestone": "scoping", "recorded_by": "x"}
+CLOSURE = {"expected_version": STALE, "outcome": "withdrawn", "note": "n", "closed_by": "x"}
+ESCALATION = {"expected_version": STALE, "to_tier": "critical_response", "reason": "r", "escalated_by": "x"}
+RECOMMENDATION = {"text": "Adopt a written policy", "proposed_by": "x"}
+CHANGE = {"status": "accepted", "changed_by": "x"}
+ASSIGNMENT = {"tier": "cri_tac", "provider_id": "iacp", "reason": "r", "staff_member": "s"}
+E_A = "/v1/engagements/{engagement_A}"
+ADMITTED = "409: admitted, refused only by the stale version"
+
+# The table of docs/security.md, row by row: who, does what, where, and the answer.
+# fmt: off
+CELLS = [
+    # intake: agencies for themselves only; other systems and staff for anyone
+    Cell("agency", "submits a request for itself", "intake", "POST", "/v1/requests", 202, own_request),
+    Cell("agency", "submits a request for another agency", "intake", "POST", "/v1/requests", 403, sample_request),
+    Cell("service", "submits a request", "intake", "POST", "/v1/requests", 202, sample_request),
+    Cell("staff", "submits a request", "intake", "POST", "/v1/requests", 202, sample_request),
+    Cell("provider-A", "submits a request", "intake", "POST", "/v1/requests", 403, sample_request),
+    Cell("nobody", "submits a request", "intake", "POST", "/v1/requests", 401, sample_request),
+    Cell("stranger", "submits a request", "intake", "POST", "/v1/requests", 401, sample_request),
+    Cell("agency", "reads its own request", "intake", "GET", "/v1/requests/{own_request}", 200),
+    Cell("agency", "reads another agency's request", "intake", "GET", "/v1/requests/{other_request}", 403),
+    Cell("staff", "reads a request", "intake", "GET", "/v1/requests/{own_request}", 200),
+    Cell("service", "reads a request", "intake", "GET", "/v1/requests/{own_request}", 200),
+    Cell("provider-A", "reads the request of its engagement", "intake", "GET", "/v1/requests/{own_request}", 403),
+    Cell("nobody", "reads a request", "intake", "GET", "/v1/requests/{own_request}", 401),
+    # routing: staff only
+    Cell("staff", "reads a decision history", "routing", "GET", "/v1/requests/{own_request}/decisions", 200),
+    Cell("staff", "reads the provider registry", "routing", "GET", "/v1/providers", 200),
+    Cell("staff", "overrides an unknown request", "routing", "POST", "/v1/requests/{unknown}/assignment", 404,
+         ASSIGNMENT, outcome="404: admitted"),
+    Cell("service", "reads a decision history", "routing", "GET", "/v1/requests/{own_request}/decisions", 403),
+    Cell("agency", "reads its decision history", "routing", "GET", "/v1/requests/{own_request}/decisions", 403),
+    Cell("provider-A", "reads the provider registry", "routing", "GET", "/v1/providers", 403),
+    Cell("service", "overrides a routing", "routing", "POST", "/v1/requests/{own_request}/assignment", 403, ASSIGNMENT),
+    Cell("stranger", "reads the provider registry", "routing", "GET", "/v1/providers", 401),
+    # engagements: staff and other systems read all; a provider its own; staff alone escalate
+    Cell("staff", "lists engagements", "engagements", "GET", "/v1/engagements", 200, outcome="all",
+         check=_sees_only("engagement_A", "engagement_B")),
+    Cell("service", "lists engagements", "engagements", "GET", "/v1/engagements", 200, outcome="all",
+         check=_sees_only("engagement_A", "engagement_B")),
+    Cell("provider-A", "lists engagements", "engagements", "GET", "/v1/engagements", 200, outcome="only its own",
+         check=_sees_only("engagement_A")),
+    Cell("provider-B", "lists engagements", "engagements", "GET", "/v1/engagements", 200, outcome="only its own",
+         check=_sees_only("engagement_B")),
+    Cell("provider-A", "lists provider-B's engagements", "engagements", "GET", "/v1/engagements", 403,
+         params={"provider_id": "{provider-B}"}),
+    Cell("agency", "lists engagements", "engagements", "GET", "/v1/engagements", 403),
+    Cell("nobody", "lists engagements", "engagements", "GET", "/v1/engagements", 401),
+    Cell("provider-A", "reads its engagement", "engagements", "GET", E_A, 200),
+    Cell("staff", "reads provider-A's engagement", "engagements", "GET", E_A, 200),
+    Cell("service", "reads provider-A's engagement", "engagements", "GET", E_A, 200),
+    Cell("provider-B", "reads provider-A's engagement", "engagements", "GET", E_A, 403),
+    Cell("agency", "reads the engagement of its request", "engagements", "GET", E_A, 403),
+    Cell("provider-A", "records a milestone on its engagement", "engagements", "POST", f"{E_A}/milestones", 409,
+         MILESTONE, outcome=ADMITTED),
+    Cell("staff", "records a milestone", "engagements", "POST", f"{E_A}/milestones", 409, MILESTONE, outcome=ADMITTED),
+    Cell("provider-B", "records a milestone on provider-A's engagement", "engagements", "POST", f"{E_A}/milestones",
+         403, MILESTONE),
+    Cell("service", "records a milestone", "engagements", "POST", f"{E_A}/milestones", 403, MILESTONE),
+    Cell("agency", "records a milestone", "engagements", "POST", f"{E_A}/milestones", 403, MILESTONE),
+    Cell("provider-A", "closes its engagement", "engagements", "POST", f"{E_A}/closure", 409, CLOSURE,
+         outcome=ADMITTED),
+    Cell("staff", "closes an engagement", "engagements", "POST", f"{E_A}/closure", 409, CLOSURE, outcome=ADMITTED),
+    Cell("provider-B", "closes provider-A's engagement", "engagements", "POST", f"{E_A}/closure", 403, CLOSURE),
+    Cell("service", "closes an engagement", "engagements", "POST", f"{E_A}/closure", 403, CLOSURE),
+    Cell("staff", "escalates an engagement", "engagements", "POST", f"{E_A}/escalation", 409, ESCALATION,
+         outcome=ADMITTED),
+    Cell("provider-A", "escalates its engagement", "engagements", "POST", f"{E_A}/escalation", 403, ESCALATION),
+    Cell("service", "escalates an engagement", "engagements", "POST", f"{E_A}/escalation", 403, ESCALATION),
+    Cell("provider-A", "reads its recommendations", "engagements", "GET", f"{E_A}/recommendations", 200),
+    Cell("service", "reads recommendations", "engagements", "GET", f"{E_A}/recommendations", 200),
+    Cell("provider-B", "reads provider-A's recommendations", "engagements", "GET", f"{E_A}/recommendations", 403),
+    Cell("provider-A", "proposes a recommendation on its CRI-TAC engagement", "engagements", "POST",
+         f"{E_A}/recommendations", 409, RECOMMENDATION, outcome="409: admitted, refused by the lifecycle"),
+    Cell("provider-B", "proposes a recommendation on provider-A's engagement", "engagements", "POST",
+         f"{E_A}/recommendations", 403, RECOMMENDATION),
+    Cell("service", "proposes a recommendation", "engagements", "POST", f"{E_A}/recommendations", 403, RECOMMENDATION),
+    Cell("provider-A", "changes an unknown recommendation of its engagement", "engagements", "PATCH",
+         f"{E_A}/recommendations/{{unknown}}", 404, CHANGE, outcome="404: admitted"),
+    Cell("provider-B", "changes a recommendation of provider-A's engagement", "engagements", "PATCH",
+         f"{E_A}/recommendations/{{unknown}}", 403, CHANGE),
+    # the dashboard: staff only
+    Cell("staff", "reads the dashboard figures", "engagements", "GET", "/dashboard/summary", 200),
+    Cell("service", "reads the dashboard figures", "engagements", "GET", "/dashboard/summary", 403),
+    Cell("provider-A", "reads the dashboard figures", "engagements", "GET", "/dashboard/summary", 403),
+    Cell("nobody", "opens the dashboard", "engagements", "GET", "/dashboard", 401),
+    # notify: the delivery log names recipients; staff and other systems
+    Cell("staff", "reads the delivery log", "notify", "GET", "/v1/deliveries", 200),
+    Cell("service", "reads the delivery log", "notify", "GET", "/v1/deliveries", 200),
+    Cell("provider-A", "reads the delivery log", "notify", "GET", "/v1/deliveries", 403),
+    Cell("agency", "reads the delivery log", "notify", "GET", "/v1/deliveries", 403),
+    Cell("nobody", "reads a delivery", "notify", "GET", "/v1/deliveries/{unknown}", 401),
+]
+# fmt: on
+
+
+@pytest.fixture(scope="module")
+def keyed_system(private_system, tmp_path_factory):
+    registry = yaml.safe_load(PROVIDERS_FILE.read_text())
+    registry["providers"] = [
+        {**p, "capacity": 1} if p["provider_id"] in PROVIDERS else p
+        for p in registry["providers"]
+        if p["tier"] != "cri_tac" or p["provider_id"] in PROVIDERS
+    ]
+    providers = Path(tmp_path_factory.mktemp("authorization")) / "providers.yaml"
+    providers.write_text(yaml.safe_dump(registry))
+    api_keys = json.dumps(dict(KEYS.values()))
+    return private_system(env={"CRI_API_KEYS": api_keys, "CRI_PROVIDERS_FILE": str(providers)})
+
+
+async def _engagement_of(client: httpx.AsyncClient, body: dict) -> tuple[str, dict]:
+    request_id = (await client.post("/v1/requests", json=body)).json()["request_id"]
+
+    async def opened():
+        found = (await client.get(f"/v1/requests/{request_id}")).json()
+        return found if found["engagement_id"] else None
+
+    return request_id, await eventually(opened, timeout_s=60, what="the request's engagement")
+
+
+@pytest.fixture(scope="module")
+async def world(keyed_system) -> World:
+    urls = {name: service.url for name, service in keyed_system.services.items()}
+    async with httpx.AsyncClient(base_url=urls["intake"], headers=auth(KEYS["agency"][0])) as agency:
+        own, status_a = await _engagement_of(agency, own_request())
+    async with httpx.AsyncClient(base_url=urls["intake"], headers=auth(KEYS["service"][0])) as service:
+        other, status_b = await _engagement_of(service, sample_request())
+    providers = {"provider-A": status_a["provider_id"], "provider-B": status_b["provider_id"]}
+    assert sorted(providers.values()) == sorted(PROVIDERS), providers  # one engagement each
+    ids = {
+        "own_request": own,
+        "other_request": other,
+        "engagement_A": status_a["engagement_id"],
+        "engagement_B": status_b["engagement_id"],
+        "unknown": UNKNOWN_ID,
+        "provider-B": providers["provider-B"],
+    }
+    return World(urls, providers, ids)
+
+
+@pytest.mark.parametrize("cell", CELLS, ids=str)
+async def test_who_may_call_what(world: World, cell: Cell) -> None:
+    body = cell.body() if callable(cell.body) else cell.body
+    params = {name: value.format_map(world.ids) for name, value in (cell.params or {}).items()}
+    async with httpx.AsyncClient(base_url=world.urls[cell.service], headers=world.headers(cell.caller)) as client:
+        response = await client.request(cell.method, cell.path.format_map(world.ids), json=body, params=params)
+    assert response.status_code == cell.expected, response.text
+    if cell.expected == 401:
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+    if cell.check:
+        cell.check(world, response.json())
+
+
+async def test_a_staff_key_signs_a_browser_in_to_the_dashboard_with_a_cookie_that_opens_page_and_figures(world):
+    async with httpx.AsyncClient(base_url=world.urls["engagements"]) as browser:
+        signed_in = await browser.get("/dashboard/sign-in", params={"key": KEYS["staff"][0]})
+        page = await browser.get("/dashboard")
+        figures = await browser.get("/dashboard/summary")
+    assert signed_in.status_code == 303
+    assert "httponly" in signed_in.headers["set-cookie"].lower()
+    assert "samesite=strict" in signed_in.headers["set-cookie"].lower()
+    assert (page.status_code, figures.status_code) == (200, 200)
+
+
+@pytest.mark.parametrize("key", [KEYS["service"][0], KEYS["iacp"][0], UNKNOWN_KEY])
+async def test_only_a_staff_key_signs_in_to_the_dashboard(world, key):
+    async with httpx.AsyncClient(base_url=world.urls["engagements"]) as browser:
+        refused = await browser.get("/dashboard/sign-in", params={"key": key})
+        page = await browser.get("/dashboard")
+    assert refused.status_code in (401, 403)
+    assert "set-cookie" not in refused.headers
+    assert page.status_code == 401
+
+
+@pytest.mark.parametrize("service", ["intake", "routing", "engagements", "notify"])
+async def test_health_metrics_and_the_api_documents_need_no_key(world, service):
+    async with httpx.AsyncClient(base_url=world.urls[service]) as client:
+        answers = [await client.get(path) for path in ("/health/live", "/health/ready", "/metrics", "/openapi.json")]
+    assert [a.status_code for a in answers] == [200] * 4
