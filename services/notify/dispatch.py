@@ -6,6 +6,7 @@ import base64
 import json
 import logging
 import random
+import time
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid5
 
@@ -68,7 +69,17 @@ class Dispatcher:
         except Exception as exc:  # noqa: BLE001 - a surprise in one send must not stop the dispatcher
             log.exception("notification %s: unexpected error", delivery)
             failure = DeliveryFailed(f"unexpected error: {exc!r}", permanent=False)
-        await self._settle(delivery, row["correlation_id"], row["attempts"], planned, failure)
+        # The message may be out: keep trying to record that while the lease holds, or it would be sent again.
+        deadline = time.monotonic() + self._settings.dispatch_lease_s / 2
+        while True:
+            try:
+                await self._settle(delivery, row["correlation_id"], row["attempts"], planned, failure)
+                return
+            except TRANSIENT_ERRORS as exc:
+                if time.monotonic() > deadline:
+                    raise
+                log.warning("notification %s: outcome not recorded yet (%r); trying again", delivery, exc)
+                await asyncio.sleep(1.0)
 
     async def _settle(
         self,

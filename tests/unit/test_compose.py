@@ -1,5 +1,6 @@
 """docker-compose.yml: valid, scalable, and running the services exactly as the embedded stack does."""
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -18,12 +19,31 @@ def compose() -> dict:
     return yaml.safe_load(COMPOSE_FILE.read_text())
 
 
-@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="Debian's docker-compose is not installed")
-def test_the_compose_file_validates():
-    result = subprocess.run(
-        ["docker-compose", "-f", str(COMPOSE_FILE), "config", "-q"], capture_output=True, text=True, check=False
+needs_compose = pytest.mark.skipif(shutil.which("docker-compose") is None, reason="Debian's docker-compose is missing")
+
+
+def compose_config(**env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k != "CRI_API_KEYS"}
+    return subprocess.run(
+        ["docker-compose", "-f", str(COMPOSE_FILE), "config", "-q"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**clean, **env},
     )
+
+
+@needs_compose
+def test_the_compose_file_validates():
+    result = compose_config(CRI_API_KEYS='{"a-long-enough-staff-key": {"role": "staff", "subject": "ops"}}')
     assert result.returncode == 0, result.stderr
+
+
+@needs_compose
+def test_a_deployment_without_api_keys_is_refused():
+    result = compose_config()
+    assert result.returncode != 0
+    assert "set CRI_API_KEYS" in result.stderr
 
 
 @pytest.mark.parametrize("service", SERVICES)
