@@ -2,12 +2,16 @@
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka.security import parse_security
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from shared import metrics
 from shared.consumer import TRANSIENT_ERRORS, BatchApplier
@@ -17,10 +21,36 @@ from shared.settings import BrokerKind, ServiceSettings
 log = logging.getLogger(__name__)
 
 
+def kafka_security(settings: ServiceSettings) -> BaseSecurity | None:
+    """TLS and SASL towards the brokers, from configuration (secrets from the environment only)."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    tls = protocol in ("SSL", "SASL_SSL")
+    context = ssl.create_default_context(cafile=settings.kafka_ssl_cafile) if tls else None
+    if protocol == "SSL":
+        return BaseSecurity(ssl_context=context, use_ssl=True)
+    if settings.kafka_sasl_username is None or settings.kafka_sasl_password is None:
+        raise ValueError(f"{protocol} needs CRI_KAFKA_SASL_USERNAME and CRI_KAFKA_SASL_PASSWORD")
+    mechanism = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
+    return mechanism[settings.kafka_sasl_mechanism](
+        username=settings.kafka_sasl_username,
+        password=settings.kafka_sasl_password.get_secret_value(),
+        ssl_context=context,
+        use_ssl=tls,
+    )
+
+
+def kafka_client_options(settings: ServiceSettings) -> dict[str, Any]:
+    """The same security as keyword arguments of plain aiokafka clients (admin, ops tools)."""
+    return parse_security(kafka_security(settings))
+
+
 def make_broker(settings: ServiceSettings, service: str) -> KafkaBroker:
     """A broker client whose producer waits for all in-sync replicas; idempotent where the broker allows it."""
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
+        security=kafka_security(settings),
         client_id=f"cri-{service}",
         acks="all",
         enable_idempotence=settings.broker_kind is BrokerKind.KAFKA,
@@ -96,9 +126,11 @@ def subscribe(
         failures[0] = 0
 
 
-async def ensure_topics(bootstrap_servers: str, catalog: Sequence[TopicSpec] = CATALOG) -> list[str]:
+async def ensure_topics(
+    bootstrap_servers: str, catalog: Sequence[TopicSpec] = CATALOG, *, client_options: dict[str, Any] | None = None
+) -> list[str]:
     """Create the catalog's missing topics with their partitions and config; returns the names created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="cri-topics")
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="cri-topics", **(client_options or {}))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -117,13 +149,14 @@ async def ensure_topics(bootstrap_servers: str, catalog: Sequence[TopicSpec] = C
         await admin.close()
 
 
-async def start_with_retry(broker: KafkaBroker, bootstrap_servers: str, *, attempts: int | None = None) -> None:
+async def start_with_retry(broker: KafkaBroker, settings: ServiceSettings, *, attempts: int | None = None) -> None:
     """Start the broker client, saying clearly that the broker is unreachable and retrying, not crash-looping."""
+    bootstrap_servers = settings.kafka_bootstrap_servers
     attempt = 0
     while True:
         attempt += 1
         try:
-            await ensure_topics(bootstrap_servers)
+            await ensure_topics(bootstrap_servers, client_options=kafka_client_options(settings))
             await broker.start()
             return
         except (KafkaConnectionError, KafkaError, OSError) as exc:

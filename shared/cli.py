@@ -191,7 +191,7 @@ def setup() -> None:
     """Create the catalog's topics and apply every service's migrations (the compose one-shot job)."""
     from importlib.resources import files
 
-    from shared.broker import ensure_topics
+    from shared.broker import ensure_topics, kafka_client_options
     from shared.db import migrate
     from shared.settings import ServiceSettings
     from shared.stack.runner import SERVICES
@@ -199,7 +199,7 @@ def setup() -> None:
     settings = ServiceSettings()
 
     async def run() -> None:
-        created = await ensure_topics(settings.kafka_bootstrap_servers)
+        created = await ensure_topics(settings.kafka_bootstrap_servers, client_options=kafka_client_options(settings))
         typer.echo(f"topics created: {', '.join(created) or 'none (all exist)'}")
         for name in SERVICES:
             applied = await migrate(settings.database_url, name, files(f"services.{name}") / "migrations")

@@ -103,7 +103,7 @@ class ServiceRuntime:
         for step in self._on_start:
             await step(self)
         self.consumers = [applier(self.pool) for applier in self._appliers]
-        await start_with_retry(self.broker, self.settings.kafka_bootstrap_servers)
+        await start_with_retry(self.broker, self.settings)
         self.relay = OutboxRelay(
             self.settings.database_url,
             self.name,

@@ -1,9 +1,10 @@
 """Typed configuration shared by every service: where the broker and the database are, who may call the APIs."""
 
 from enum import StrEnum
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.auth import DEV_API_KEYS, Principal, parse_api_keys
@@ -22,8 +23,16 @@ class ServiceSettings(BaseSettings):
     # Errors name the variable but never echo its value: API keys and database passwords stay out of logs.
     model_config = SettingsConfigDict(env_prefix="CRI_", extra="ignore", hide_input_in_errors=True)
 
-    database_url: str = Field(default="postgresql://postgres@127.0.0.1:5432/cri")
+    database_url: str = Field(
+        default="postgresql://postgres@127.0.0.1:5432/cri",
+        description="libpq URL; TLS with e.g. ?sslmode=verify-full&sslrootcert=/path/ca.pem",
+    )
     kafka_bootstrap_servers: str = Field(default="127.0.0.1:9092")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = Field(default=None, description="CA bundle to verify the brokers (SSL).")
     broker_kind: BrokerKind = BrokerKind.KAFKA
     http_host: str = "127.0.0.1"
     http_port: int = 0
