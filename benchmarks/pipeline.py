@@ -1,0 +1,264 @@
+"""Benchmark of the whole pipeline, side by side with the broker's own ceiling, in one run.
+
+Starts its own system (embedded PostgreSQL, Apache Kafka or tansu, SMTP sink, the four services) or uses the one
+`cri up` runs (`--use-running`), drives requests through the Kafka intake topic and then the HTTP API, and
+measures, from the events themselves, throughput and per-hop latency to the first email sent for the opened
+engagement. In the same run: a bare aiokafka relay over 4 hops (the ceiling) and a naive one-message-one-
+transaction relay (the baseline). Prints a table; writes artifacts/bench/result.json and chart.png.
+
+    python -m benchmarks.pipeline                     # 2000 requests, as fast as possible, Apache Kafka
+    python -m benchmarks.pipeline --rate 200          # a steady 200 requests/s
+    python -m benchmarks.pipeline --broker tansu --replicas-routing 2
+"""
+
+import argparse
+import asyncio
+import logging
+import shutil
+import signal
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from benchmarks import ceiling, report
+from benchmarks.collector import EventCollector
+from benchmarks.drivers import drive_http, drive_kafka
+from benchmarks.stats import HOPS, OUTBOX_DELAYS, Trace, ratio, spans, throughput
+from shared.ops import running_stack
+from shared.settings import BrokerKind
+from shared.stack.runner import Infrastructure, ServiceProcess, start_services
+
+ROUTING_PROVIDERS = Path(__file__).resolve().parent.parent / "services" / "routing" / "data" / "providers.yaml"
+WARMUP = 20
+
+
+@dataclass
+class System:
+    bootstrap: str
+    broker_kind: BrokerKind
+    database_url: str
+    urls: dict[str, str]
+    broker_version: str = ""
+    infra: Infrastructure | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    extra: list[ServiceProcess] = field(default_factory=list)
+
+
+def roomy_providers(path: Path) -> Path:
+    """The routing seed with room for every benchmark request: at today's capacities (about 200 engagements in
+    all) most requests would be queued, and queued requests open no engagement."""
+    seed = yaml.safe_load(ROUTING_PROVIDERS.read_text())
+    for provider in seed["providers"]:
+        provider["capacity"] = 1_000_000
+    path.write_text(yaml.safe_dump(seed))
+    return path
+
+
+def phase_result(collector: EventCollector, ids: list[str], before: dict, after: dict) -> dict:
+    traces: list[Trace] = [collector.traces[i] for i in ids]
+    done = [t for t in traces if t.done]
+    hops = spans(traces, HOPS)
+    return {
+        "submitted": len(ids),
+        "completed": len(done),
+        "throughput_per_s": throughput([t.sent for t in traces if t.sent], [t.notified for t in done]),
+        # Without notify's email dispatch: how fast requests become open engagements.
+        "opened_per_s": throughput([t.sent for t in traces if t.sent], [t.opened for t in traces if t.opened]),
+        "end_to_end": hops["end to end (sent->notified)"].__dict__,
+        "hops": {name: stats.__dict__ for name, stats in hops.items()},
+        "outbox_delays": {name: stats.__dict__ for name, stats in spans(traces, OUTBOX_DELAYS).items()},
+        "opening_emails": sum(t.notifications for t in traces),
+        "services": report.batch_profile(before, after),
+    }
+
+
+async def measure(system: System, collector: EventCollector, channel: str, args, run_id: str) -> tuple[dict, dict]:
+    """One phase: send, wait until every request's opening email is sent (or progress stops), profile."""
+    before = await asyncio.to_thread(report.scrape, system.urls)
+    extra: dict = {}
+    if channel == "kafka":
+        ids = await drive_kafka(
+            system.bootstrap, system.broker_kind, collector.traces, run_id, args.requests, args.rate
+        )
+    else:
+        http = await drive_http(
+            system.urls["intake"], collector.traces, run_id, args.requests, args.rate, args.concurrency
+        )
+        ids = http.ids
+        extra = {**http.__dict__, "concurrency": args.concurrency}
+        del extra["ids"]
+    await collector.wait_done(ids, idle_timeout_s=args.idle_timeout)
+    after = await asyncio.to_thread(report.scrape, system.urls)
+    return phase_result(collector, ids, before, after), extra
+
+
+async def warm_up(system: System, collector: EventCollector, run_id: str) -> None:
+    """A few requests first, so connections, caches and consumer-group assignments are in place."""
+    ids = await drive_kafka(system.bootstrap, system.broker_kind, collector.traces, f"{run_id}w", WARMUP, None)
+    await collector.wait_done(ids, idle_timeout_s=60)
+
+
+async def run(system: System, args) -> dict:
+    run_id = uuid.uuid4().hex[:8]
+    mode = f"steady {args.rate:g} req/s" if args.rate else "as fast as possible"
+    result: dict = {
+        "broker": f"{system.broker_kind.value} {system.broker_version}".strip(),
+        "requests": args.requests,
+        "mode": mode,
+        "run_id": run_id,
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "runs": {},
+    }
+    collector = EventCollector(system.bootstrap)
+    await collector.start()
+    try:
+        await warm_up(system, collector, run_id)
+        print("pipeline: kafka intake...", flush=True)
+        result["runs"]["pipeline (kafka intake)"], _ = await measure(system, collector, "kafka", args, run_id)
+        print("pipeline: http intake...", flush=True)
+        result["runs"]["pipeline (http intake)"], http = await measure(system, collector, "http", args, run_id)
+        result["http_intake"] = http
+        if args.replicas_routing > 1:
+            print(f"pipeline: kafka intake with {args.replicas_routing} routing replicas...", flush=True)
+            await asyncio.to_thread(add_routing_replicas, system, args.replicas_routing - 1)
+            await warm_up(system, collector, f"{run_id}r")
+            name = f"pipeline (kafka, routing x{args.replicas_routing})"
+            result["runs"][name], _ = await measure(system, collector, "kafka", args, f"{run_id}r")
+    finally:
+        await collector.stop()
+    size = round(sum(collector.submitted_sizes) / len(collector.submitted_sizes)) if collector.submitted_sizes else 1500
+    result["message_bytes"] = size
+    for chain in ("relay", "naive"):
+        print(f"reference: {chain}...", flush=True)
+        result["runs"][f"{chain} ({ceiling.HOPS} hops)"] = await ceiling.run_chain(
+            chain,
+            bootstrap=system.bootstrap,
+            broker_kind=system.broker_kind,
+            database_url=system.database_url,
+            run_id=run_id,
+            count=args.requests,
+            size=size,
+            rate=args.rate,
+        )
+    result["ratios"] = ratios(result)
+    return result
+
+
+def ratios(result: dict) -> dict[str, float]:
+    runs = result["runs"]
+    kafka = runs["pipeline (kafka intake)"]
+    relay = runs[f"relay ({ceiling.HOPS} hops)"]
+    naive = runs[f"naive ({ceiling.HOPS} hops)"]
+    return {
+        "pipeline / relay ceiling, throughput (target >= 0.25)": ratio(
+            kafka["throughput_per_s"], relay["throughput_per_s"]
+        ),
+        "pipeline / naive, throughput (target >= 10)": ratio(kafka["throughput_per_s"], naive["throughput_per_s"]),
+        "pipeline / relay ceiling, p99 latency": ratio(
+            kafka["end_to_end"]["percentiles_ms"]["p99"], relay["end_to_end"]["percentiles_ms"]["p99"]
+        ),
+        "pipeline p99 end to end, ms (target < 250 at 200 req/s)": kafka["end_to_end"]["percentiles_ms"]["p99"],
+        "HTTP intake accepted req/s (target >= 1000)": result.get("http_intake", {}).get("accepted_per_s", 0.0),
+    }
+
+
+def add_routing_replicas(system: System, count: int) -> None:
+    assert system.infra is not None, "--replicas-routing needs the benchmark's own system"
+    for n in range(count):
+        log_dir = system.infra.home / "logs" / f"routing-{n + 2}"
+        replica = start_services(system.infra, ("routing",), log_dir=log_dir, env=system.env)["routing"]
+        system.extra.append(replica)
+        system.urls[f"routing#{n + 2}"] = replica.url
+
+
+def own_system(args) -> tuple[System, dict[str, ServiceProcess]]:
+    home = args.out / "stack"
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    env = {"CRI_PROVIDERS_FILE": str(roomy_providers(home / "providers.yaml"))}
+    started = time.monotonic()
+    infra = Infrastructure(home, broker_kind=BrokerKind(args.broker)).start()
+    try:
+        services = start_services(infra, env=env)
+    except BaseException:
+        infra.stop()
+        raise
+    print(f"system up in {time.monotonic() - started:.0f}s: {infra.broker_kind.value} {infra.broker_version}")
+    system = System(
+        bootstrap=infra.bootstrap_servers,
+        broker_kind=infra.broker_kind,
+        database_url=infra.database_url,
+        urls={name: s.url for name, s in services.items()},
+        broker_version=infra.broker_version,
+        infra=infra,
+        env=env,
+    )
+    return system, services
+
+
+def tidy(home: Path) -> None:
+    """Keep the services' logs; drop the broker's and the database's data (hundreds of MB a run)."""
+    for path in home.iterdir():
+        if path.is_dir() and path.name != "logs":
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def running_system(args) -> System:
+    stack = running_stack()
+    if not stack:
+        raise SystemExit("--use-running: no .cri/stack.json; start the system with `cri up` first")
+    print("note: the running system keeps its provider capacities; requests beyond them are queued, not opened")
+    return System(
+        bootstrap=stack["bootstrap_servers"],
+        broker_kind=BrokerKind(args.broker),
+        database_url=stack["database_url"],
+        urls=dict(stack["services"]),
+        broker_version="(running)",
+    )
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=2000, help="Requests per path (and messages per reference).")
+    parser.add_argument("--rate", type=float, default=None, help="Steady requests per second (default: flat out).")
+    parser.add_argument("--broker", choices=[k.value for k in BrokerKind], default=BrokerKind.KAFKA.value)
+    parser.add_argument("--use-running", action="store_true", help="Use the system `cri up` runs (.cri/stack.json).")
+    parser.add_argument(
+        "--replicas-routing", type=int, default=1, help="Also measure with this many routing processes."
+    )
+    parser.add_argument("--concurrency", type=int, default=32, help="Concurrent HTTP clients.")
+    parser.add_argument("--idle-timeout", type=float, default=60.0, help="Give up when nothing completes this long.")
+    parser.add_argument("--out", type=Path, default=Path("artifacts/bench"))
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    args.out = args.out.resolve()
+    # A terminated benchmark still stops what it started (the services run in their own sessions).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    logging.basicConfig(level=logging.WARNING)
+    services: dict[str, ServiceProcess] = {}
+    if args.use_running:
+        system = running_system(args)
+    else:
+        system, services = own_system(args)
+    try:
+        result = asyncio.run(run(system, args))
+    finally:
+        for process in [*system.extra, *services.values()]:
+            process.stop()
+        if system.infra is not None:
+            system.infra.stop()
+            tidy(system.infra.home)
+    print(report.render_table(result))
+    report.write_json(result, args.out / "result.json")
+    charted = report.write_chart(result, args.out / "chart.png")
+    print(f"\nwrote {args.out / 'result.json'}" + (f" and {args.out / 'chart.png'}" if charted else ""))
+
+
+if __name__ == "__main__":
+    main()
