@@ -17,7 +17,9 @@ from shared.tracing import trace_headers
 
 log = logging.getLogger(__name__)
 
-_WAKE_CHANNEL = "cri_outbox"
+# Set when a unit of work of this process commits events, so its relay publishes them at once. Not a PostgreSQL
+# NOTIFY: that takes a database-wide lock until commit and would serialize every writing transaction.
+_outbox_written = asyncio.Event()
 
 
 class UnitOfWork:
@@ -32,17 +34,18 @@ class UnitOfWork:
         # Headers are taken now, while the span that caused the event is current.
         self._pending.append((envelope, {**headers_of(envelope), **trace_headers()}))
 
-    async def flush(self) -> None:
+    async def flush(self) -> bool:
+        """Write the buffered events; says whether there were any."""
         if not self._pending:
-            return
+            return False
         # ON CONFLICT: an event with a deterministic id (a dead letter) is only ever recorded once.
         await self.conn.executemany(
             "INSERT INTO outbox (event_id, topic, key, payload, headers) VALUES ($1, $2, $3, $4, $5)"
             " ON CONFLICT (event_id) DO NOTHING",
             [(e.event_id, _topic_of(e), e.key, e.model_dump_json().encode(), h) for e, h in self._pending],
         )
-        await self.conn.execute("SELECT pg_notify($1, '')", _WAKE_CHANNEL)
         self._pending.clear()
+        return True
 
 
 def _topic_of(envelope: Envelope) -> str:
@@ -61,10 +64,13 @@ def headers_of(envelope: Envelope) -> dict[str, str]:
 
 @asynccontextmanager
 async def unit_of_work(pool: asyncpg.Pool) -> AsyncIterator[UnitOfWork]:
-    async with pool.acquire() as conn, conn.transaction():
-        uow = UnitOfWork(conn)
-        yield uow
-        await uow.flush()
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            uow = UnitOfWork(conn)
+            yield uow
+            wrote = await uow.flush()
+        if wrote:
+            _outbox_written.set()
 
 
 class Publisher(Protocol):
@@ -90,7 +96,6 @@ class OutboxRelay:
         self._publisher = publisher
         self._batch_size = batch_size
         self._poll_interval_s = poll_interval_s
-        self._wake = asyncio.Event()
 
     async def run(self) -> None:
         """Relay until cancelled, reconnecting after database or broker failures."""
@@ -114,12 +119,12 @@ class OutboxRelay:
             while not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", f"outbox:{self._schema}"):
                 await asyncio.sleep(self._poll_interval_s)
             log.info("outbox relay for %s is active", self._schema)
-            await conn.add_listener(_WAKE_CHANNEL, lambda *_: self._wake.set())
             while True:
+                _outbox_written.clear()
                 if not await self._relay_batch(conn):
+                    # Woken at once by this process's writes; another replica's are found by the next poll.
                     with suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)
-                    self._wake.clear()
+                        await asyncio.wait_for(_outbox_written.wait(), self._poll_interval_s)
         finally:
             with suppress(Exception):
                 await asyncio.shield(conn.close())

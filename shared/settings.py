@@ -40,7 +40,8 @@ class ServiceSettings(BaseSettings):
     consumer_max_records: int = Field(default=500, ge=1, le=5000)
     consumer_batch_timeout_ms: int = Field(default=50, ge=1)
     outbox_batch_size: int = Field(default=1000, ge=1)
-    outbox_poll_interval_s: float = Field(default=1.0, gt=0)
+    # How soon a relay finds events another replica wrote (its own process's writes wake it at once).
+    outbox_poll_interval_s: float = Field(default=0.1, gt=0)
     db_pool_size: int = Field(default=10, ge=2)
     # Parsed by parse_api_keys (NoDecode: its messages never repeat a key); the default is for the embedded stack.
     api_keys: Annotated[dict[str, Principal], NoDecode, BeforeValidator(parse_api_keys)] = Field(

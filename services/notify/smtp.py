@@ -3,7 +3,7 @@ EHLO and login every time."""
 
 import asyncio
 from contextlib import suppress
-from email.message import EmailMessage
+from email.message import Message
 
 import aiosmtplib
 
@@ -26,7 +26,7 @@ class SmtpSessions:
                 )
             )
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: Message) -> None:
         """Send on an idle session, (re)connecting it as needed; raises aiosmtplib's errors and OSError."""
         session = await self._idle.get()
         try:
