@@ -213,6 +213,7 @@ def create_service_app(runtime: ServiceRuntime, *, title: str, description: str,
     app.state.runtime = runtime
 
     app.add_middleware(_TraceAndGate, runtime=runtime)
+    app.add_exception_handler(asyncpg.DataError, _data_refused)
 
     @app.get("/health/live", tags=["health"])
     async def live() -> dict[str, str]:
@@ -258,6 +259,12 @@ class _TraceAndGate:
         headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
         with span(f"{scope['method']} {path}", headers, SpanKind.SERVER):
             await self.app(scope, receive, send)
+
+
+async def _data_refused(_request: Request, exc: Exception) -> JSONResponse:
+    """A value PostgreSQL refuses (SQLSTATE class 22: out of range, bad encoding...) came from the caller: a 422
+    naming the problem, never a 500. The models bound what they can; this is the net under them."""
+    return JSONResponse({"detail": f"value not accepted: {exc}"}, status_code=422)
 
 
 def _exit_if_failed(starting: asyncio.Task) -> None:

@@ -19,6 +19,7 @@ from services.engagements import commands, lifecycle, recommendations, store
 from services.engagements.deadlines import DeadlineClock
 from shared.auth import Principal, Role, forbidden, require
 from shared.contract.catalog import Tier
+from shared.contract.requests import LongText, ShortText
 from shared.outbox import UnitOfWork, unit_of_work
 from shared.service import runtime_of
 
@@ -65,16 +66,16 @@ class _Command(BaseModel):
 
 
 class RecordMilestone(_Command):
-    milestone: str = Field(min_length=1, examples=["scoping"])
-    detail: str | None = Field(default=None, description="Kind of assistance, or the agency's closeout feedback.")
-    note: str | None = None
-    recorded_by: str = Field(min_length=1, examples=["iacp:a.rivera"])
+    milestone: ShortText = Field(examples=["scoping"])
+    detail: LongText | None = Field(default=None, description="Kind of assistance, or the agency's closeout feedback.")
+    note: LongText | None = None
+    recorded_by: ShortText = Field(examples=["iacp:a.rivera"])
 
 
 class Escalation(_Command):
     to_tier: Tier
-    reason: str = Field(min_length=1)
-    escalated_by: str = Field(min_length=1)
+    reason: LongText
+    escalated_by: ShortText
 
 
 class ClosingOutcome(StrEnum):
@@ -87,23 +88,23 @@ class ClosingOutcome(StrEnum):
 
 class Closure(_Command):
     outcome: ClosingOutcome
-    note: str = Field(min_length=1)
-    closed_by: str = Field(min_length=1)
+    note: LongText
+    closed_by: ShortText
 
 
 class NewRecommendation(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(min_length=1, examples=["Adopt a written de-escalation policy"])
-    proposed_by: str = Field(min_length=1)
+    text: LongText = Field(examples=["Adopt a written de-escalation policy"])
+    proposed_by: ShortText
 
 
 class RecommendationChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: lifecycle.RecommendationStatus
-    changed_by: str = Field(min_length=1)
-    note: str | None = None
+    changed_by: ShortText
+    note: LongText | None = None
 
 
 class RecommendationStep(BaseModel):
@@ -183,11 +184,11 @@ async def list_engagements(
     request: Request,
     principal: Annotated[Principal, Depends(require(Role.STAFF, Role.SERVICE, Role.PROVIDER))],
     tier: Tier | None = None,
-    status_: Annotated[str | None, Query(alias="status")] = None,
-    provider_id: str | None = None,
+    status_: Annotated[ShortText | None, Query(alias="status")] = None,
+    provider_id: Annotated[ShortText | None, Query()] = None,
     overdue: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Page:
     """Engagements, newest first, filtered by tier, status, provider and overdue (a provider sees its own)."""
     if principal.role is Role.PROVIDER:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from services.notify import store
 from services.notify.messages import Channel, Role
 from shared import auth
+from shared.contract.requests import ShortText
 from shared.service import runtime_of
 
 router = APIRouter(
@@ -50,7 +51,7 @@ class Delivery(BaseModel):
 async def list_deliveries(
     request: Request,
     request_id: UUID | None = None,
-    recipient: Annotated[str | None, Query(description="Email address or webhook URL, any case.")] = None,
+    recipient: Annotated[ShortText | None, Query(description="Email address or webhook URL, any case.")] = None,
     status: Status | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[Delivery]:

@@ -43,7 +43,8 @@ class Channels:
         message = MIMEMultipart("alternative")
         message["From"] = self._settings.mail_from
         message["To"] = planned.address
-        message["Subject"] = Header(rendered.subject, "utf-8")
+        # Encoded only when it must be: an agency name may well be plain ASCII.
+        message["Subject"] = rendered.subject if rendered.subject.isascii() else Header(rendered.subject, "utf-8")
         # Receivers (and tests) can dedupe on the delivery id.
         message["Message-ID"] = f"<{delivery_id}@cri-exchange>"
         message[DELIVERY_HEADER] = str(delivery_id)

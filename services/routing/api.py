@@ -5,11 +5,11 @@ incidents' handling and staff's reasons.
 """
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field
 
 from services.routing import store
 from services.routing.handlers import EngagementStarted, UnknownRequest, reassign
@@ -17,6 +17,7 @@ from services.routing.override import InvalidAssignment, NoRoom
 from services.routing.policy import ProviderRecord
 from shared.auth import Role, require
 from shared.contract.catalog import Tier
+from shared.contract.requests import LongText, ShortText
 from shared.outbox import unit_of_work
 from shared.service import runtime_of
 
@@ -27,14 +28,12 @@ router = APIRouter(
     responses={401: {"description": "No or unknown API key"}, 403: {"description": "Not a staff key"}},
 )
 
-NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-
 
 class Assignment(BaseModel):
     tier: Tier
-    provider_id: str = Field(examples=["iacp"])
-    reason: NonEmpty = Field(description="Why staff decide otherwise than the policy; kept in the history.")
-    staff_member: NonEmpty = Field(examples=["a.rivera@cops.example.gov"])
+    provider_id: ShortText = Field(examples=["iacp"])
+    reason: LongText = Field(description="Why staff decide otherwise than the policy; kept in the history.")
+    staff_member: ShortText = Field(examples=["a.rivera@cops.example.gov"])
     force: bool = Field(default=False, description="Assign even when the provider has no room left.")
 
 

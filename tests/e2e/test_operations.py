@@ -3,6 +3,8 @@
 import asyncio
 import json
 import signal
+import uuid
+from datetime import date
 
 import asyncpg
 import httpx
@@ -78,6 +80,32 @@ async def test_one_request_carries_one_trace_id_through_all_four_services(traced
 
     ids = await eventually(traced_everywhere, timeout_s=60, what="log lines of the request in all four services")
     assert len(set.union(*ids.values())) == 1, ids
+
+
+async def test_contact_details_and_confidential_incident_text_stay_out_of_every_log(traced):
+    secret = f"confidential-{uuid.uuid4().hex}"
+    contact_email = f"{uuid.uuid4().hex[:12]}@agency.example.gov"
+    body = sample_request(
+        contact__email=contact_email,
+        incident={
+            "summary": f"An officer-involved shooting; {secret}",
+            "occurred_on": date.today().isoformat(),
+            "high_profile": True,
+            "confidential": True,
+            "assistance": ["after_action_review"],
+        },
+    )
+    async with httpx.AsyncClient(base_url=traced.services["intake"].url, headers=SERVICE) as client:
+        request_id = (await client.post("/v1/requests", json=body)).json()["request_id"]
+
+    def logged_everywhere() -> bool:
+        return all(request_id in s.log_path.read_text(errors="replace") for s in traced.services.values())
+
+    await eventually(lambda: asyncio.to_thread(logged_everywhere), what="the request in all four logs (DEBUG)")
+    for service in traced.services.values():
+        log = service.log_path.read_text(errors="replace")
+        assert contact_email not in log, service.name
+        assert secret not in log, service.name
 
 
 async def test_sigterm_during_a_stream_loses_nothing(traced):
