@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from services.intake import store
 from services.intake.settings import IntakeSettings
 from services.intake.status import agency_key
-from services.intake.validation import MAX_KEY_CHARS, unstorable_strings
+from services.intake.validation import MAX_KEY_CHARS
 from shared.auth import Principal, Role, forbidden, require
 from shared.contract.requests import RequestForAssistance
 from shared.outbox import unit_of_work
@@ -79,9 +79,6 @@ async def submit_request(
     """Accept a request for assistance. It is recorded with its RequestSubmitted event in one transaction."""
     if principal.role is Role.AGENCY and agency_key(body.agency) != principal.subject:
         raise forbidden("an agency submits requests for itself only")
-    unstorable = unstorable_strings(body)
-    if unstorable:
-        raise RequestValidationError([{"type": e.type, "loc": ["body", *e.loc], "msg": e.msg} for e in unstorable])
     runtime = runtime_of(request)
     settings: IntakeSettings = runtime.settings  # type: ignore[assignment]
     try:
