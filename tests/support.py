@@ -7,7 +7,11 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord
+
 from shared.contract.requests import EXAMPLE_REQUEST
+from shared.ops import partitions_of
 
 T = TypeVar("T")
 
@@ -54,3 +58,22 @@ async def eventually(
             return last
         await asyncio.sleep(interval_s)
     raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}; last value: {last!r}")
+
+
+async def topic_records(bootstrap_servers: str, topic: str) -> list[ConsumerRecord]:
+    """Every record of `topic`, from the beginning up to its end as of now, as an outside reader starting from
+    nothing sees it (no consumer group, nothing committed)."""
+    partitions = await partitions_of(bootstrap_servers, [topic])
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        end = await consumer.end_offsets(partitions)
+        records: list[ConsumerRecord] = []
+        while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
+            for batch in (await consumer.getmany(timeout_ms=1000, max_records=5000)).values():
+                records.extend(batch)
+        return records
+    finally:
+        await consumer.stop()

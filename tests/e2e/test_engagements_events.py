@@ -9,34 +9,19 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from shared.contract import topics
 from shared.contract.topics import TopicSpec
 from shared.stack.ports import free_port
 from shared.stack.runner import ServiceProcess
-from tests.support import SERVICE, STAFF, eventually, sample_request
+from tests.support import SERVICE, STAFF, eventually, sample_request, topic_records
 
 pytestmark = pytest.mark.e2e
 
 
 async def read_topic(bootstrap: str, topic: TopicSpec) -> list[tuple[str, dict]]:
-    """Every (key, envelope) of `topic` from the earliest offset to the current end, as a dashboard starting
-    from nothing would read it (no group, nothing committed)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        end = await consumer.end_offsets(partitions)
-        read = []
-        while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                read += [(r.key.decode(), json.loads(r.value)) for r in records]
-        return read
-    finally:
-        await consumer.stop()
+    """Every (key, envelope) of `topic`, as a dashboard starting from nothing would read it."""
+    return [(r.key.decode(), json.loads(r.value)) for r in await topic_records(bootstrap, topic.name)]
 
 
 async def events_of(bootstrap: str, engagement_id: str, event_type: str) -> list[dict]:

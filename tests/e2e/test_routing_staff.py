@@ -11,13 +11,12 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from services.routing.policy import POLICY_FILE
 from shared.contract import topics
 from shared.contract.envelope import Envelope
 from shared.contract.topics import TopicSpec
-from tests.support import SERVICE, STAFF, eventually, sample_request
+from tests.support import SERVICE, STAFF, eventually, sample_request, topic_records
 
 pytestmark = pytest.mark.e2e
 
@@ -69,20 +68,8 @@ async def decisions(system, request_id: str, count: int = 1) -> list[dict]:
 
 async def events_of(bootstrap: str, topic: TopicSpec, key: str) -> list[Envelope]:
     """Every event with `key` on `topic`, read from the beginning of its partitions."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        found = []
-        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                found += [Envelope.model_validate_json(r.value) for r in records if r.key == key.encode()]
-        return found
-    finally:
-        await consumer.stop()
+    records = await topic_records(bootstrap, topic.name)
+    return [Envelope.model_validate_json(r.value) for r in records if r.key == key.encode()]
 
 
 async def test_a_cri_tac_request_is_routed_to_a_cri_tac_provider_with_the_rules_that_fired(system) -> None:

@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
-from shared.ops import partitions_of
 from tests.support import sample_request
 
 if TYPE_CHECKING:
@@ -208,25 +207,6 @@ async def inject(
         await asyncio.to_thread(fault)
         injected.append(Injected(name, at - started, time.monotonic() - at))
     return injected
-
-
-async def topic_records(bootstrap_servers: str, topic: str) -> list[Any]:
-    """Every record on `topic`, from the beginning up to the end offsets of now (no consumer group)."""
-    partitions = await partitions_of(bootstrap_servers, [topic])
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        end = await consumer.end_offsets(partitions)
-        records = []
-        while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
-            batches = await consumer.getmany(timeout_ms=1000, max_records=5000)
-            for batch in batches.values():
-                records.extend(batch)
-        return records
-    finally:
-        await consumer.stop()
 
 
 def delivered_ids(maildir: Path) -> list[str]:

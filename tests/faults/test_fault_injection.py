@@ -18,7 +18,7 @@ import yaml
 from services.routing.settings import RoutingSettings
 from shared.contract import topics
 from tests.faults import chaos
-from tests.support import eventually
+from tests.support import eventually, topic_records
 
 pytestmark = pytest.mark.faults
 
@@ -130,7 +130,7 @@ async def test_under_crashes_restarts_and_freezes_every_accepted_request_is_appl
         booked = await pool.fetchval("SELECT sum(active) FROM routing.providers")
         submitted = [
             json.loads(record.value)
-            for record in await chaos.topic_records(chaos_system.infra.bootstrap_servers, topics.REQUESTS.name)
+            for record in await topic_records(chaos_system.infra.bootstrap_servers, topics.REQUESTS.name)
         ]
         emails = chaos.delivered_ids(chaos_system.infra.maildir)
     finally:

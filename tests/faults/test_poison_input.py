@@ -17,7 +17,7 @@ from shared.consumer import DEAD_LETTER_VALUE_LIMIT
 from shared.contract import topics
 from shared.contract.envelope import Envelope
 from tests.faults import chaos
-from tests.support import eventually, sample_request
+from tests.support import eventually, sample_request, topic_records
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
 
@@ -103,7 +103,7 @@ async def test_poison_is_dead_lettered_whole_with_its_reason_by_each_consumer_an
     letters: dict[tuple[str, str], dict] = {}
 
     async def all_dead_lettered():
-        for record in await chaos.topic_records(infra.bootstrap_servers, topics.DEAD_LETTERS.name):
+        for record in await topic_records(infra.bootstrap_servers, topics.DEAD_LETTERS.name):
             data = json.loads(record.value)["data"]
             name = where.get((data["source_topic"], data["source_partition"], data["source_offset"]))
             if name is not None:
@@ -133,7 +133,7 @@ async def test_poison_on_the_inbound_topic_is_answered_with_a_rejection_each_and
     answers: dict[str, dict] = {}
 
     async def all_rejected():
-        for record in await chaos.topic_records(infra.bootstrap_servers, topics.INBOUND_REJECTIONS.name):
+        for record in await topic_records(infra.bootstrap_servers, topics.INBOUND_REJECTIONS.name):
             event = json.loads(record.value)
             name = keys.get(event["data"]["submission_key"])
             if name is not None and event["type"] == "SubmissionRejected":
@@ -163,7 +163,7 @@ async def test_an_oversized_message_is_dead_lettered_truncated_by_each_consumer_
     letters: dict[str, dict] = {}
 
     async def all_dead_lettered():
-        for record in await chaos.topic_records(bootstrap, topics.DEAD_LETTERS.name):
+        for record in await topic_records(bootstrap, topics.DEAD_LETTERS.name):
             data = json.loads(record.value)["data"]
             if (data["source_topic"], data["source_partition"], data["source_offset"]) == (
                 topics.REQUESTS.name,
