@@ -9,16 +9,31 @@ import pytest
 import yaml
 
 from services.routing.settings import RoutingSettings
-from shared.stack.runner import SERVICES, Infrastructure, ServiceProcess, start_services
+from shared.settings import BrokerKind
+from shared.stack.runner import (
+    KAFKA_VERSION,
+    SERVICES,
+    Infrastructure,
+    ServiceProcess,
+    default_broker_kind,
+    start_services,
+)
+from shared.stack.tansu import TansuBroker
+
+
+def pytest_report_header() -> str:
+    kind = default_broker_kind()
+    version = KAFKA_VERSION if kind is BrokerKind.KAFKA else TansuBroker.version
+    return f"broker: {kind.value} {version} (embedded unless CRI_KAFKA_BOOTSTRAP_SERVERS is set)"
 
 
 @pytest.fixture(scope="session")
 def infra(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Iterator[Infrastructure]:
     started = Infrastructure(tmp_path_factory.mktemp("cri")).start()
-    reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(
-            f"broker: {started.broker_kind.value} {started.broker_version} at {started.bootstrap_servers}; "
+    # Shown in the log whatever the capture mode: which broker (and version) the suite really ran against.
+    with pytestconfig.pluginmanager.getplugin("capturemanager").global_and_fixture_disabled():
+        print(
+            f"\nbroker: {started.broker_kind.value} {started.broker_version} at {started.bootstrap_servers}; "
             f"database: {started.database_url}"
         )
     yield started
