@@ -85,7 +85,7 @@ async def processed_end_to_end(intake_url: str) -> None:
         async def opened():
             return (await client.get(status_url)).json()["status"] == "engagement_opened"
 
-        await eventually(opened, timeout_s=60, what="a request submitted after the poison to open an engagement")
+        await eventually(opened, timeout_s=120, what="a request submitted after the poison to open an engagement")
 
 
 @pytest.mark.parametrize(("topic", "event_type", "readers"), CASES, ids=[f"{t}:{e}" for t, e, _ in CASES])
@@ -173,7 +173,7 @@ async def test_an_oversized_message_is_dead_lettered_truncated_by_each_consumer_
                 letters[data["consumer"]] = data
         return set(letters) == TOPIC_CONSUMERS[topics.REQUESTS.name]
 
-    await eventually(all_dead_lettered, timeout_s=60, what="every consumer to dead-letter the oversized message")
+    await eventually(all_dead_lettered, timeout_s=120, what="every consumer to dead-letter the oversized message")
     for letter in letters.values():
         assert (letter["original_size"], letter["truncated"]) == (len(value), True)
         assert base64.b64decode(letter["original_value_b64"]) == value[:DEAD_LETTER_VALUE_LIMIT]
