@@ -25,8 +25,6 @@ class InboundSubmissions:
     def __init__(self, pool: asyncpg.Pool, settings: IntakeSettings) -> None:
         self._pool = pool
         self._settings = settings
-        self.accepted = 0
-        self.rejected = 0
 
     async def apply_batch(self, records: Sequence[ConsumerRecord]) -> None:
         failed = await apply_isolating(self._pool, self.service, records, self._apply_all)
@@ -62,8 +60,6 @@ class InboundSubmissions:
                 type="idempotency_conflict",
             )
             self._reject(uow, record, headers, [conflict])
-            return
-        self.accepted += 1
 
     def _reject(
         self, uow: UnitOfWork, record: ConsumerRecord, headers: dict[str, str], errors: list[FieldError]
@@ -79,7 +75,6 @@ class InboundSubmissions:
         # One answer per inbound record, however often it is redelivered.
         event_id = uuid5(_REJECTION_NAMESPACE, f"{record.topic}:{record.partition}:{record.offset}")
         uow.publish(envelope.model_copy(update={"event_id": event_id}))
-        self.rejected += 1
 
 
 def _text(raw: bytes | None) -> str:

@@ -148,15 +148,6 @@ def _new_cluster_id() -> str:
             return cid
 
 
-def _read_properties(path: Path) -> dict[str, str]:
-    props: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        if line and not line.startswith("#") and "=" in line:
-            key, _, value = line.partition("=")
-            props[key.strip()] = value.strip()
-    return props
-
-
 def _signal_group(pid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError):  # already exited
         os.killpg(pid, sig)
@@ -263,11 +254,6 @@ class KafkaBroker:
     @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
-
-    @property
-    def cluster_id(self) -> str | None:
-        meta = self.log_dirs / "meta.properties"
-        return _read_properties(meta).get("cluster.id") if meta.is_file() else None
 
     def _server_properties(self) -> dict[str, str]:
         props = {
