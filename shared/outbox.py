@@ -3,8 +3,10 @@ them; a relay publishes them in order and marks them published. Nothing is lost 
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
+from datetime import timedelta
 from typing import Protocol
 
 import asyncpg
@@ -20,6 +22,10 @@ log = logging.getLogger(__name__)
 # Set when a unit of work of this process commits events, so its relay publishes them at once. Not a PostgreSQL
 # NOTIFY: that takes a database-wide lock until commit and would serialize every writing transaction.
 _outbox_written = asyncio.Event()
+
+# Published rows stay a day (to look into what went out), then go: the outbox must not grow for ever.
+_PUBLISHED_KEPT = timedelta(days=1)
+_PURGE_EVERY_S = 600.0
 
 
 class UnitOfWork:
@@ -119,8 +125,12 @@ class OutboxRelay:
             while not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", f"outbox:{self._schema}"):
                 await asyncio.sleep(self._poll_interval_s)
             log.info("outbox relay for %s is active", self._schema)
+            next_purge = 0.0
             while True:
                 _outbox_written.clear()
+                if time.monotonic() >= next_purge:
+                    await purge_published(conn, _PUBLISHED_KEPT)
+                    next_purge = time.monotonic() + _PURGE_EVERY_S
                 if not await self._relay_batch(conn):
                     # Woken at once by this process's writes; another replica's are found by the next poll.
                     with suppress(TimeoutError):
@@ -143,6 +153,14 @@ class OutboxRelay:
         )
         metrics.EVENTS_OUT.labels(self._schema).inc(len(rows))
         return len(rows)
+
+
+async def purge_published(conn: asyncpg.Connection, kept: timedelta) -> int:
+    """Forget events published longer ago than `kept` (the broker has them); returns how many."""
+    done = await conn.execute(
+        "DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < now() - $1::interval", kept
+    )
+    return int(done.split()[-1])
 
 
 async def backlog(conn: asyncpg.Connection) -> tuple[int, float]:

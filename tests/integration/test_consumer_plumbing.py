@@ -3,7 +3,7 @@
 import base64
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -14,7 +14,7 @@ from shared.consumer import DEAD_LETTER_VALUE_LIMIT, EventConsumer, RejectEvent
 from shared.contract.envelope import Envelope
 from shared.contract.events import RequestQueued
 from shared.db import create_pool, migrate
-from shared.outbox import UnitOfWork
+from shared.outbox import UnitOfWork, purge_published
 
 
 @pytest.fixture
@@ -108,3 +108,19 @@ async def test_a_huge_poison_message_is_dead_lettered_truncated_so_the_letter_st
     (letter,) = await dead_letters(pool)
     assert (letter["original_size"], letter["truncated"]) == (len(huge), True)
     assert len(base64.b64decode(letter["original_value_b64"])) == DEAD_LETTER_VALUE_LIMIT
+
+
+async def test_published_events_are_purged_after_they_are_kept_a_while_and_unpublished_ones_never(pool):
+    async with pool.acquire() as conn:
+        for age, published in ((timedelta(days=2), True), (timedelta(hours=1), True), (timedelta(days=2), False)):
+            await conn.execute(
+                "INSERT INTO outbox (event_id, topic, key, payload, created_at, published_at)"
+                " VALUES ($1, 'cri.requests', 'k', '{}', now() - $2::interval,"
+                " CASE WHEN $3 THEN now() - $2::interval END)",
+                uuid.uuid4(),
+                age,
+                published,
+            )
+        assert await purge_published(conn, timedelta(days=1)) == 1
+        left = await conn.fetch("SELECT published_at IS NULL AS waiting FROM outbox ORDER BY created_at")
+    assert [row["waiting"] for row in left] == [True, False]
