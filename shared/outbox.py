@@ -4,7 +4,7 @@ them; a relay publishes them in order and marks them published. Nothing is lost 
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
 from typing import Protocol
@@ -35,6 +35,11 @@ class UnitOfWork:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
         self._pending: list[tuple[Envelope, dict[str, str]]] = []
+        self._after_commit: list[Callable[[], None]] = []
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once the transaction has committed (not at all if it rolls back)."""
+        self._after_commit.append(callback)
 
     def publish(self, envelope: Envelope) -> None:
         # Headers are taken now, while the span that caused the event is current.
@@ -77,6 +82,8 @@ async def unit_of_work(pool: asyncpg.Pool) -> AsyncIterator[UnitOfWork]:
             wrote = await uow.flush()
         if wrote:
             _outbox_written.set()
+        for callback in uow._after_commit:
+            callback()
 
 
 class Publisher(Protocol):

@@ -1,5 +1,6 @@
 """Notify's composition root: event handlers record deliveries; a dispatcher sends them."""
 
+import asyncio
 from pathlib import Path
 
 import httpx
@@ -25,14 +26,15 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
     staff = Recipient(
         role="staff", name=settings.staff_name, email=settings.staff_email, webhook_url=settings.staff_webhook_url
     )
-    runtime.consume([topics.REQUESTS, topics.ENGAGEMENTS], make_handlers(staff, preferences))
+    recorded = asyncio.Event()
+    runtime.consume([topics.REQUESTS, topics.ENGAGEMENTS], make_handlers(staff, preferences, recorded))
     runtime.publishes(NotificationSent, NotificationFailed, DeadLettered)
 
     async def dispatch(rt: ServiceRuntime) -> None:
         smtp = SmtpSessions(settings)
         try:
             async with httpx.AsyncClient() as http:
-                await Dispatcher(rt.pool, settings, Channels(settings, http, smtp)).run()
+                await Dispatcher(rt.pool, settings, Channels(settings, http, smtp), recorded).run()
         finally:
             await smtp.close()
 

@@ -7,6 +7,7 @@ import json
 import logging
 import random
 import time
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid5
 
@@ -23,21 +24,29 @@ from shared.outbox import UnitOfWork, unit_of_work
 
 log = logging.getLogger(__name__)
 SOURCE = "notify"
+POLL_INTERVAL_S = 0.2
 _DEAD_LETTER_NAMESPACE = UUID("0b7f6a52-3c1e-4d8e-9a61-2f4c9e5d7b13")
 
 
 class Dispatcher:
-    def __init__(self, pool: asyncpg.Pool, settings: NotifySettings, channels: Channels) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, settings: NotifySettings, channels: Channels, recorded: asyncio.Event
+    ) -> None:
+        """`recorded` is set when this process records deliveries, so they go out at once rather than at the
+        next poll (which still finds those of other replicas and retries come due)."""
         self._pool = pool
         self._settings = settings
         self._channels = channels
+        self._recorded = recorded
         self._rng = random.Random()
 
     async def run(self) -> None:
         while True:
             try:
+                self._recorded.clear()
                 if not await self.dispatch_due():
-                    await asyncio.sleep(0.2)
+                    with suppress(TimeoutError):
+                        await asyncio.wait_for(self._recorded.wait(), POLL_INTERVAL_S)
             except TRANSIENT_ERRORS as exc:
                 log.warning("notify dispatcher: database unavailable (%r); retrying", exc)
                 await asyncio.sleep(1.0)
@@ -56,6 +65,7 @@ class Dispatcher:
             try:
                 # One transaction for the whole batch: settling one by one cost notify a fifth of its time.
                 async with unit_of_work(self._pool) as uow:
+                    await store.mark_sent(uow.conn, [outcome[0] for outcome in outcomes if outcome[-1] is None])
                     for outcome in outcomes:
                         await self._settle(uow, *outcome)
                 return len(claimed)
@@ -104,8 +114,7 @@ class Dispatcher:
             "channel": planned.channel,
             "attempts": attempts,
         }
-        if failure is None:
-            await store.mark_sent(uow.conn, delivery)
+        if failure is None:  # marked sent with the rest of the batch
             uow.publish(
                 Envelope.wrap(NotificationSent(**common, sent_at=now), source=SOURCE, correlation_id=correlation_id)
             )

@@ -3,6 +3,8 @@
 An event about a request not yet on record waits (parked) for the request's RequestSubmitted, then is planned.
 """
 
+import asyncio
+
 from services.notify import store
 from services.notify.messages import Preferences, Recipient, RequestFacts, plan_notifications
 from shared.consumer import EventHandler
@@ -32,12 +34,18 @@ NOTIFIED_EVENTS = (
 )
 
 
-def make_handlers(staff: Recipient, preferences: Preferences) -> dict[type[EventData], EventHandler]:
+def make_handlers(
+    staff: Recipient, preferences: Preferences, recorded: asyncio.Event
+) -> dict[type[EventData], EventHandler]:
+    """`recorded` is set once recorded deliveries are committed, to wake the dispatcher."""
+
     async def plan_and_record(
         uow: UnitOfWork, envelope: Envelope, event: EventData, facts: RequestFacts | None
     ) -> None:
         planned = plan_notifications(envelope, event, request=facts, staff=staff, preferences=preferences)
         await store.record_deliveries(uow.conn, envelope, planned)
+        if planned:
+            uow.after_commit(recorded.set)
 
     async def on_event(uow: UnitOfWork, envelope: Envelope, event: EventData) -> None:
         request_id = getattr(event, "request_id", None)

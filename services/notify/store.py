@@ -76,9 +76,11 @@ async def claim_due(conn: asyncpg.Connection, limit: int, lease: timedelta) -> l
     )
 
 
-async def mark_sent(conn: asyncpg.Connection, delivery: UUID) -> None:
+async def mark_sent(conn: asyncpg.Connection, deliveries: list[UUID]) -> None:
     await conn.execute(
-        "UPDATE deliveries SET status = 'sent', finished_at = now(), last_error = NULL WHERE delivery_id = $1", delivery
+        "UPDATE deliveries SET status = 'sent', finished_at = now(), last_error = NULL"
+        " WHERE delivery_id = ANY($1::uuid[])",
+        deliveries,
     )
 
 

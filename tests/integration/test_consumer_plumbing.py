@@ -14,7 +14,7 @@ from shared.consumer import DEAD_LETTER_VALUE_LIMIT, EventConsumer, RejectEvent
 from shared.contract.envelope import Envelope
 from shared.contract.events import RequestQueued
 from shared.db import create_pool, migrate
-from shared.outbox import UnitOfWork, purge_published
+from shared.outbox import UnitOfWork, purge_published, unit_of_work
 
 
 @pytest.fixture
@@ -124,3 +124,15 @@ async def test_published_events_are_purged_after_they_are_kept_a_while_and_unpub
         assert await purge_published(conn, timedelta(days=1)) == 1
         left = await conn.fetch("SELECT published_at IS NULL AS waiting FROM outbox ORDER BY created_at")
     assert [row["waiting"] for row in left] == [True, False]
+
+
+async def test_after_commit_callbacks_run_once_the_work_commits_and_never_when_it_rolls_back(pool):
+    called: list[str] = []
+    async with unit_of_work(pool) as uow:
+        uow.after_commit(lambda: called.append("committed"))
+        assert called == []
+    with pytest.raises(RuntimeError):
+        async with unit_of_work(pool) as uow:
+            uow.after_commit(lambda: called.append("rolled back"))
+            raise RuntimeError("the work failed")
+    assert called == ["committed"]
