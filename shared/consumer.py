@@ -88,6 +88,8 @@ class EventConsumer:
     def _decode(self, records: Sequence[ConsumerRecord]) -> tuple[list[Delivery], list[tuple[ConsumerRecord, str]]]:
         deliveries, dead = [], []
         for record in records:
+            if _event_type(record) not in (None, *self._handlers):
+                continue  # another service's event on a shared topic, skipped without parsing it
             try:
                 envelope = Envelope.model_validate_json(record.value or b"")
             except ValidationError as exc:
@@ -195,6 +197,14 @@ def dead_letter_envelope(consumer: str, record: ConsumerRecord, reason: str) -> 
     envelope = Envelope.wrap(data, source=consumer, correlation_id=headers.get("correlation-id", "dead-letter"))
     event_id = uuid5(_DEAD_LETTER_NAMESPACE, f"{consumer}:{record.topic}:{record.partition}:{record.offset}")
     return envelope.model_copy(update={"event_id": event_id})
+
+
+def _event_type(record: ConsumerRecord) -> str | None:
+    """The `event-type` header the outbox sets; None when a record has none (the envelope then decides)."""
+    for name, value in record.headers or ():
+        if name == "event-type":
+            return value.decode("utf-8", "replace")
+    return None
 
 
 def _headers(record: ConsumerRecord) -> dict[str, str]:

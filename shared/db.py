@@ -61,6 +61,12 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+async def _keep_session(_conn: asyncpg.Connection) -> None:
+    """Pooled connections never change session state (no SET, LISTEN, session advisory locks or cursors outside
+    a transaction; those use `connect`), so the default reset query, a round trip per release, is skipped.
+    asyncpg still ends any open transaction."""
+
+
 async def create_pool(database_url: str, schema: str, size: int) -> asyncpg.Pool:
     """A pool whose connections resolve unqualified names in the service's own schema."""
     return await asyncpg.create_pool(
@@ -69,6 +75,7 @@ async def create_pool(database_url: str, schema: str, size: int) -> asyncpg.Pool
         max_size=size,
         server_settings={"search_path": schema},
         init=_init_connection,
+        reset=_keep_session,
     )
 
 

@@ -15,12 +15,12 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
 from services.intake import store
+from services.intake.group_commit import GroupCommit
 from services.intake.settings import IntakeSettings
 from services.intake.status import agency_key
 from services.intake.validation import MAX_KEY_CHARS
 from shared.auth import Principal, Role, forbidden, require
 from shared.contract.requests import RequestForAssistance
-from shared.outbox import unit_of_work
 from shared.service import runtime_of
 
 router = APIRouter(
@@ -76,16 +76,14 @@ async def submit_request(
     principal: Annotated[Principal, Depends(require(Role.AGENCY, Role.SERVICE, Role.STAFF))],
     idempotency_key: Annotated[str | None, Header(max_length=MAX_KEY_CHARS)] = None,
 ) -> Accepted:
-    """Accept a request for assistance. It is recorded with its RequestSubmitted event in one transaction."""
+    """Accept a request for assistance. It is recorded with its RequestSubmitted event in one transaction
+    (shared with the submissions that arrived with it), and answered once committed."""
     if principal.role is Role.AGENCY and agency_key(body.agency) != principal.subject:
         raise forbidden("an agency submits requests for itself only")
-    runtime = runtime_of(request)
-    settings: IntakeSettings = runtime.settings  # type: ignore[assignment]
+    settings: IntakeSettings = runtime_of(request).settings  # type: ignore[assignment]
+    group_commit: GroupCommit = request.app.state.group_commit
     try:
-        async with unit_of_work(runtime.pool) as uow:
-            acceptance = await store.accept(
-                uow, body, "http", idempotency_key=idempotency_key, key_ttl=settings.idempotency_key_ttl
-            )
+        acceptance = await group_commit.accept(body, idempotency_key)
     except store.IdempotencyConflict:
         raise HTTPException(
             status.HTTP_409_CONFLICT, detail="Idempotency-Key was already used with a different request body"

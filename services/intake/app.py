@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 
 from services.intake import api, store
+from services.intake.group_commit import GroupCommit
 from services.intake.inbound import InboundSubmissions
 from services.intake.limits import BodyLimits
 from services.intake.retention import purge_expired_keys_periodically
@@ -62,12 +63,21 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     )
     runtime.publishes(RequestSubmitted, SubmissionRejected)
     runtime.background(purge_expired_keys_periodically)
+    group_commit = GroupCommit(
+        settings.idempotency_key_ttl, max_group=settings.group_commit_max, writers=settings.group_commit_writers
+    )
+
+    async def http_group_commit(rt: ServiceRuntime) -> None:
+        await group_commit.run(rt.pool)
+
+    runtime.background(http_group_commit)
 
     app = create_service_app(
         runtime,
         title="CRI Exchange intake",
         description="Accepts requests for assistance from agencies and other systems, durably and once.",
     )
+    app.state.group_commit = group_commit
     app.include_router(api.router)
     app.add_exception_handler(RequestValidationError, api.validation_failed)
     app.add_middleware(BodyLimits, max_body_bytes=settings.max_body_bytes)

@@ -12,3 +12,7 @@ class IntakeSettings(ServiceSettings):
     )
     max_body_bytes: int = Field(default=64 * 1024, ge=1, description="Larger request bodies are refused with 413.")
     public_base_url: str = Field(default="", description="Prefix of status URLs; empty means relative URLs.")
+    group_commit_max: int = Field(
+        default=64, ge=1, description="Most HTTP submissions recorded in one transaction (group commit)."
+    )
+    group_commit_writers: int = Field(default=2, ge=1, description="Transactions of submissions in flight at once.")

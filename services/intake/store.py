@@ -45,18 +45,16 @@ async def accept(
     conn = uow.conn
     request_id = uuid4()
     if idempotency_key is not None:
-        # Expired keys are forgotten first, so a key reused after its retention is a new request.
-        await conn.execute(
-            "DELETE FROM idempotency_keys WHERE key = $1 AND created_at < now() - $2::interval",
-            idempotency_key,
-            key_ttl,
-        )
+        # A key seen within its retention is a replay; an expired one is taken over, as if new.
         claimed = await conn.fetchval(
             "INSERT INTO idempotency_keys (key, body_sha256, request_id) VALUES ($1, $2, $3)"
-            " ON CONFLICT (key) DO NOTHING RETURNING request_id",
+            " ON CONFLICT (key) DO UPDATE SET body_sha256 = EXCLUDED.body_sha256,"
+            " request_id = EXCLUDED.request_id, created_at = now()"
+            " WHERE idempotency_keys.created_at < now() - $4::interval RETURNING request_id",
             idempotency_key,
             fingerprint(request),
             request_id,
+            key_ttl,
         )
         if claimed is None:
             first = await conn.fetchrow(
@@ -67,18 +65,25 @@ async def accept(
             return Acceptance(first["request_id"], replayed=True)
 
     now = datetime.now(UTC)
-    # ON CONFLICT: of two concurrent submissions of one agency's client reference, the second finds the first.
+    event = RequestSubmitted(request_id=request_id, submitted_at=now, channel=channel, request=request)
+    envelope = Envelope.wrap(event, source=SOURCE, correlation_id=correlation_id or str(request_id))
+    # One statement for the request and the first line of its timeline. ON CONFLICT: of two concurrent
+    # submissions of one agency's client reference, the second finds the first.
     inserted = await conn.fetchval(
-        "INSERT INTO requests (request_id, submitted_at, channel, agency_key, client_reference, body, status,"
-        " updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'submitted', $2)"
+        "WITH accepted AS (INSERT INTO requests (request_id, submitted_at, channel, agency_key, client_reference,"
+        " body, status, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'submitted', $2)"
         " ON CONFLICT (agency_key, client_reference) WHERE client_reference IS NOT NULL DO NOTHING"
-        " RETURNING request_id",
+        " RETURNING request_id)"
+        " INSERT INTO request_timeline (event_id, request_id, at, status, detail)"
+        " SELECT $7, request_id, $2, 'submitted', $8 FROM accepted RETURNING request_id",
         request_id,
         now,
         channel,
         agency_key(request.agency),
         request.client_reference,
         request.model_dump(mode="json"),
+        envelope.event_id,
+        {"channel": channel},
     )
     if inserted is None:
         earlier = await conn.fetchval(
@@ -89,15 +94,6 @@ async def accept(
         if idempotency_key is not None:
             await conn.execute("UPDATE idempotency_keys SET request_id = $2 WHERE key = $1", idempotency_key, earlier)
         return Acceptance(earlier, replayed=True)
-    event = RequestSubmitted(request_id=request_id, submitted_at=now, channel=channel, request=request)
-    envelope = Envelope.wrap(event, source=SOURCE, correlation_id=correlation_id or str(request_id))
-    await conn.execute(
-        "INSERT INTO request_timeline (event_id, request_id, at, status, detail) VALUES ($1, $2, $3, 'submitted', $4)",
-        envelope.event_id,
-        request_id,
-        now,
-        {"channel": channel},
-    )
     uow.publish(envelope)
     return Acceptance(request_id, replayed=False)
 

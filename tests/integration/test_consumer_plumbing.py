@@ -101,6 +101,14 @@ async def test_events_of_other_types_on_the_topic_are_skipped(pool):
     assert await dead_letters(pool) == []
 
 
+async def test_records_whose_event_type_header_names_another_event_are_skipped_unparsed(pool):
+    consumer = EventConsumer("test", pool, {RequestQueued: record_queued})
+    other = record_of(b"not even json", 0)
+    other.headers.append(("event-type", b"NotificationSent"))
+    await consumer.apply_batch([other])
+    assert await dead_letters(pool) == []
+
+
 async def test_a_huge_poison_message_is_dead_lettered_truncated_so_the_letter_still_fits(pool):
     consumer = EventConsumer("test", pool, {RequestQueued: record_queued})
     huge = b"x" * (DEAD_LETTER_VALUE_LIMIT * 3)

@@ -1,0 +1,95 @@
+"""Group commit for the HTTP API: submissions that arrive together are recorded in one transaction.
+
+Each one pays a share of BEGIN, COMMIT, the WAL flush and the outbox write instead of all of them, and each
+caller still gets its answer only once its request is committed. One bad submission does not fail the others:
+the group is then applied one submission per transaction (`apply_isolating`)."""
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+from opentelemetry import context as otel_context
+
+from services.intake import store
+from shared.consumer import apply_isolating
+from shared.contract.requests import RequestForAssistance
+from shared.outbox import UnitOfWork
+
+
+@dataclass(eq=False)
+class _Submission:
+    request: RequestForAssistance
+    idempotency_key: str | None
+    answer: asyncio.Future[store.Acceptance] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    # The caller's trace, so the RequestSubmitted event carries it although a writer task records it.
+    trace: Any = field(default_factory=otel_context.get_current)
+
+
+class GroupCommit:
+    def __init__(self, key_ttl: timedelta, *, max_group: int, writers: int) -> None:
+        self._key_ttl = key_ttl
+        self._max_group = max_group
+        self._writers = writers
+        self._waiting: asyncio.Queue[_Submission] = asyncio.Queue()
+
+    async def accept(self, request: RequestForAssistance, idempotency_key: str | None) -> store.Acceptance:
+        """Record a submission with the next group; raises what `store.accept` raises for it."""
+        submission = _Submission(request, idempotency_key)
+        self._waiting.put_nowait(submission)
+        return await submission.answer
+
+    async def run(self, pool: asyncpg.Pool) -> None:
+        """The writers: each takes whatever has arrived (up to a group) and commits it. Several writers keep the
+        database busy while one waits for its commit."""
+        await asyncio.gather(*(self._write_groups(pool) for _ in range(self._writers)))
+
+    async def _write_groups(self, pool: asyncpg.Pool) -> None:
+        while True:
+            group = [await self._waiting.get()]
+            while len(group) < self._max_group and not self._waiting.empty():
+                group.append(self._waiting.get_nowait())
+            try:
+                await self._commit(pool, group)
+            except Exception as exc:  # noqa: BLE001 - the database is away: every caller of the group hears it
+                for submission in group:
+                    if not submission.answer.done():
+                        submission.answer.set_exception(exc)
+
+    async def _commit(self, pool: asyncpg.Pool, group: list[_Submission]) -> None:
+        failed = await apply_isolating(pool, store.SOURCE, group, self._record)
+        for submission, exc in failed:
+            if not submission.answer.done():
+                submission.answer.set_exception(exc)
+
+    async def _record(self, uow: UnitOfWork, group: list[_Submission]) -> None:
+        outcomes: list[tuple[_Submission, store.Acceptance | store.IdempotencyConflict]] = []
+        for submission in group:
+            token = otel_context.attach(submission.trace)
+            try:
+                outcomes.append((submission, await self._accept_one(uow, submission)))
+            finally:
+                otel_context.detach(token)
+        # Answers go out only if this transaction commits; if it rolls back, the group is tried again.
+        uow.after_commit(lambda: _answer(outcomes))
+
+    async def _accept_one(
+        self, uow: UnitOfWork, submission: _Submission
+    ) -> store.Acceptance | store.IdempotencyConflict:
+        try:
+            return await store.accept(
+                uow, submission.request, "http", idempotency_key=submission.idempotency_key, key_ttl=self._key_ttl
+            )
+        except store.IdempotencyConflict as conflict:  # wrote nothing: the rest of the group goes on
+            return conflict
+
+
+def _answer(outcomes: list[tuple[_Submission, store.Acceptance | store.IdempotencyConflict]]) -> None:
+    for submission, outcome in outcomes:
+        if submission.answer.done():  # the caller went away
+            continue
+        if isinstance(outcome, store.IdempotencyConflict):
+            submission.answer.set_exception(outcome)
+        else:
+            submission.answer.set_result(outcome)

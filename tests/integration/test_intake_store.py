@@ -1,0 +1,58 @@
+"""Intake's acceptance on a real PostgreSQL: idempotency keys within and past their retention."""
+
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from services.intake import store
+from shared.contract.requests import RequestForAssistance
+from shared.db import create_pool, migrate
+from shared.outbox import unit_of_work
+from tests.support import sample_request, unique
+
+MIGRATIONS = Path(store.__file__).parent / "migrations"
+
+
+@pytest.fixture
+async def pool(infra):
+    schema = f"intake_{uuid.uuid4().hex[:8]}"
+    await migrate(infra.database_url, schema, MIGRATIONS)
+    pool = await create_pool(infra.database_url, schema, 2)
+    yield pool
+    await pool.execute(f"DROP SCHEMA {schema} CASCADE")
+    await pool.close()
+
+
+async def accept(pool, body: dict, key: str) -> store.Acceptance:
+    async with unit_of_work(pool) as uow:
+        return await store.accept(
+            uow, RequestForAssistance.model_validate(body), "http", idempotency_key=key, key_ttl=timedelta(hours=24)
+        )
+
+
+async def test_a_key_used_again_within_its_retention_answers_with_the_first_request(pool):
+    key, body = unique("key"), sample_request()
+    first = await accept(pool, body, key)
+    again = await accept(pool, body, key)
+    assert (again.request_id, again.replayed) == (first.request_id, True)
+    assert await pool.fetchval("SELECT count(*) FROM requests") == 1
+
+
+async def test_a_key_used_again_after_its_retention_is_a_new_request_even_before_it_is_purged(pool):
+    key = unique("key")
+    first = await accept(pool, sample_request(), key)
+    await pool.execute("UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE key = $1", key)
+    later = await accept(pool, sample_request(), key)
+    assert later.replayed is False
+    assert later.request_id != first.request_id
+    assert await pool.fetchval("SELECT request_id FROM idempotency_keys WHERE key = $1", key) == later.request_id
+
+
+async def test_an_accepted_request_has_its_first_timeline_line_and_its_event_in_the_outbox(pool):
+    accepted = await accept(pool, sample_request(), unique("key"))
+    assert await pool.fetchval("SELECT status FROM request_timeline WHERE request_id = $1", accepted.request_id) == (
+        "submitted"
+    )
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE key = $1", str(accepted.request_id)) == 1
