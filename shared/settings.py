@@ -38,7 +38,8 @@ class ServiceSettings(BaseSettings):
     http_port: int = 0
     # Batches bound a transaction and an offset commit; bigger batches amortise both.
     consumer_max_records: int = Field(default=500, ge=1, le=5000)
-    consumer_batch_timeout_ms: int = Field(default=50, ge=1)
+    # How long an idle subscriber waits for records (FastStream then also sleeps that long before polling again).
+    consumer_batch_timeout_ms: int = Field(default=10, ge=1)
     outbox_batch_size: int = Field(default=1000, ge=1)
     # How soon a relay finds events another replica wrote (its own process's writes wake it at once).
     outbox_poll_interval_s: float = Field(default=0.1, gt=0)

@@ -383,6 +383,7 @@ _TEMPLATES = jinja2.Environment(
     autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
     trim_blocks=True,
     lstrip_blocks=True,
+    auto_reload=False,  # templates ship with the code: no stat() of the file at every render
 )
 _TEMPLATES.filters["day"] = _day
 

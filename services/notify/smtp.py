@@ -26,18 +26,19 @@ class SmtpSessions:
                 )
             )
 
-    async def send(self, message: Message) -> None:
-        """Send on an idle session, (re)connecting it as needed; raises aiosmtplib's errors and OSError."""
+    async def send(self, message: Message, sender: str, recipient: str) -> None:
+        """Send on an idle session, (re)connecting it as needed; raises aiosmtplib's errors and OSError.
+        The envelope's addresses are given, so aiosmtplib does not parse them out of the headers again."""
         session = await self._idle.get()
         try:
             if not session.is_connected:
                 await session.connect()
             try:
-                await session.send_message(message)
+                await session.send_message(message, sender=sender, recipients=[recipient])
             except aiosmtplib.SMTPServerDisconnected:
                 # The server closed an idle session: one fresh connection, then the error stands.
                 await session.connect()
-                await session.send_message(message)
+                await session.send_message(message, sender=sender, recipients=[recipient])
         except BaseException:
             # A session that failed mid-conversation is not trusted again: the next use reconnects.
             session.close()
