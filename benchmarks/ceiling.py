@@ -18,6 +18,7 @@ import time
 from contextlib import suppress
 
 import asyncpg
+import uvloop
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
@@ -222,7 +223,7 @@ def main() -> None:
     parser.add_argument("--bootstrap", required=True)
     parser.add_argument("--broker-kind", default=BrokerKind.KAFKA.value)
     parser.add_argument("--database-url", default="")
-    asyncio.run(_hop(parser.parse_args()))
+    uvloop.run(_hop(parser.parse_args()))  # like the services
 
 
 if __name__ == "__main__":

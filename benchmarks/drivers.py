@@ -129,25 +129,26 @@ class KeepAliveConnection:
 
 
 async def drive_http(
-    intake_url: str,
+    intake_urls: list[str],
     traces: dict[str, Trace],
     run_id: str,
     count: int,
     rate: float | None,
     concurrency: int,
 ) -> HttpResult:
-    """POST `count` requests over `concurrency` keep-alive connections; returns the request ids intake accepted
-    (intake's correlation id for an HTTP request is its request id)."""
-    url = urlsplit(intake_url)
-    bodies = [post_bytes(url.netloc, run_id, i) for i in range(count)]  # built before the clock starts
+    """POST `count` requests over `concurrency` keep-alive connections, spread over the intake processes like a
+    load balancer would; returns the request ids intake accepted (its correlation id for an HTTP request)."""
+    urls = [urlsplit(u) for u in intake_urls]
+    bodies = [post_bytes(urls[0].netloc, run_id, i) for i in range(count)]  # built before the clock starts
     queue: asyncio.Queue[int] = asyncio.Queue()
     ids: list[str] = []
     durations: list[float] = []
     refused = 0
     first_sent, last_answer = [], []
 
-    async def worker() -> None:
+    async def worker(n: int) -> None:
         nonlocal refused
+        url = urls[n % len(urls)]
         connection = KeepAliveConnection(url.hostname or "127.0.0.1", url.port or 80)
         try:
             while (i := await queue.get()) >= 0:
@@ -169,7 +170,7 @@ async def drive_http(
         finally:
             connection.close()
 
-    workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
+    workers = [asyncio.create_task(worker(n)) for n in range(concurrency)]
 
     async def enqueue(i: int) -> None:
         await queue.put(i)

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import uvloop
 import yaml
 
 from benchmarks import ceiling, report
@@ -89,7 +90,7 @@ async def measure(system: System, collector: EventCollector, channel: str, args,
         )
     else:
         http = await drive_http(
-            system.urls["intake"], collector.traces, run_id, args.requests, args.rate, args.concurrency
+            [system.urls["intake"]], collector.traces, run_id, args.requests, args.rate, args.concurrency
         )
         ids = http.ids
         extra = {**http.__dict__, "concurrency": args.concurrency}
@@ -112,15 +113,15 @@ def paused(processes: list[ServiceProcess]) -> Iterator[None]:
             os.kill(pid, signal.SIGCONT)
 
 
-async def measure_intake_alone(system: System, collector: EventCollector, args, run_id: str) -> dict:
+async def measure_intake_alone(
+    system: System, collector: EventCollector, args, intake_urls: list[str], run_id: str
+) -> dict:
     """Intake's own HTTP capacity: the services behind it are frozen during the burst, as if they ran on other
     machines, so intake, the broker and PostgreSQL have the cores. Then they catch up: every request must still
     reach its email."""
-    downstream = [p for name, p in system.services.items() if name != "intake"] + system.extra
+    downstream = [p for p in [*system.services.values(), *system.extra] if p.name != "intake"]
     with paused(downstream):
-        http = await drive_http(
-            system.urls["intake"], collector.traces, run_id, args.requests, args.rate, args.concurrency
-        )
+        http = await drive_http(intake_urls, collector.traces, run_id, args.requests, args.rate, args.concurrency)
     await collector.wait_done(http.ids, idle_timeout_s=args.idle_timeout)
     done = sum(1 for i in http.ids if collector.traces[i].done)
     return {
@@ -158,10 +159,19 @@ async def run(system: System, args) -> dict:
         result["http_intake"] = http
         if system.services:
             print("http intake alone (the services behind it paused)...", flush=True)
-            result["http_intake_alone"] = await measure_intake_alone(system, collector, args, f"{run_id}a")
+            result["http_intake_alone"] = await measure_intake_alone(
+                system, collector, args, [system.urls["intake"]], f"{run_id}a"
+            )
+        if args.replicas_intake > 1:
+            print(f"http intake alone, {args.replicas_intake} intake processes...", flush=True)
+            replicas = await asyncio.to_thread(add_replicas, system, "intake", args.replicas_intake - 1)
+            urls = [system.urls["intake"], *(r.url for r in replicas)]
+            result[f"http_intake_alone_x{args.replicas_intake}"] = await measure_intake_alone(
+                system, collector, args, urls, f"{run_id}i"
+            )
         if args.replicas_routing > 1:
             print(f"pipeline: kafka intake with {args.replicas_routing} routing replicas...", flush=True)
-            await asyncio.to_thread(add_routing_replicas, system, args.replicas_routing - 1)
+            await asyncio.to_thread(add_replicas, system, "routing", args.replicas_routing - 1)
             await warm_up(system, collector, f"{run_id}r")
             name = f"pipeline (kafka, routing x{args.replicas_routing})"
             result["runs"][name], _ = await measure(system, collector, "kafka", args, f"{run_id}r")
@@ -203,16 +213,24 @@ def ratios(result: dict) -> dict[str, float]:
         "HTTP intake accepted req/s, alone (target >= 1000)": result.get("http_intake_alone", {}).get(
             "accepted_per_s", 0.0
         ),
+        **{
+            f"HTTP intake accepted req/s, alone, {key.rsplit('_x', 1)[1]} processes": value["accepted_per_s"]
+            for key, value in result.items()
+            if key.startswith("http_intake_alone_x")
+        },
     }
 
 
-def add_routing_replicas(system: System, count: int) -> None:
-    assert system.infra is not None, "--replicas-routing needs the benchmark's own system"
+def add_replicas(system: System, service: str, count: int) -> list[ServiceProcess]:
+    assert system.infra is not None, "replicas need the benchmark's own system"
+    replicas = []
     for n in range(count):
-        log_dir = system.infra.home / "logs" / f"routing-{n + 2}"
-        replica = start_services(system.infra, ("routing",), log_dir=log_dir, env=system.env)["routing"]
+        log_dir = system.infra.home / "logs" / f"{service}-{n + 2}"
+        replica = start_services(system.infra, (service,), log_dir=log_dir, env=system.env)[service]
         system.extra.append(replica)
-        system.urls[f"routing#{n + 2}"] = replica.url
+        system.urls[f"{service}#{n + 2}"] = replica.url
+        replicas.append(replica)
+    return replicas
 
 
 def own_system(args) -> tuple[System, dict[str, ServiceProcess]]:
@@ -271,6 +289,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--replicas-routing", type=int, default=1, help="Also measure with this many routing processes."
     )
+    parser.add_argument(
+        "--replicas-intake", type=int, default=1, help="Also measure intake alone with this many processes."
+    )
     parser.add_argument("--concurrency", type=int, default=32, help="Concurrent HTTP clients.")
     parser.add_argument("--idle-timeout", type=float, default=60.0, help="Give up when nothing completes this long.")
     parser.add_argument("--out", type=Path, default=Path("artifacts/bench"))
@@ -289,7 +310,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         system, services = own_system(args)
     try:
-        result = asyncio.run(run(system, args))
+        result = uvloop.run(run(system, args))  # like the services: the load generator must cost little
     finally:
         for process in [*system.extra, *services.values()]:
             process.stop()

@@ -79,20 +79,23 @@ def render_table(result: dict) -> str:
                 f"{_fmt(prof['ms_per_batch']):>10}{_fmt(prof['ms_per_record'], 2):>9}{_fmt(prof['busy_s']):>9}"
             )
         lines.append("")
-    for key, label in (("http_intake", "pipeline running"), ("http_intake_alone", "alone, the rest paused")):
-        if key in result:
-            h = result[key]
-            lines.append(
-                f"HTTP intake ({label}): {h['accepted']} accepted ({h['refused']} refused) at"
-                f" {_fmt(h['accepted_per_s'])} req/s with {h['concurrency']} clients; response p50/p95/p99 ms "
-                + "/".join(_fmt(v) for v in h["response_ms"]["percentiles_ms"].values())
-                + (f"; {h['completed']} reached their email after" if "completed" in h else "")
-            )
+    for key in [k for k in result if k.startswith("http_intake")]:
+        h = result[key]
+        label = _HTTP_PHASES.get(key) or f"alone, {key.rsplit('_x', 1)[1]} intake processes, the rest paused"
+        lines.append(
+            f"HTTP intake ({label}): {h['accepted']} accepted ({h['refused']} refused) at"
+            f" {_fmt(h['accepted_per_s'])} req/s with {h['concurrency']} clients; response p50/p95/p99 ms "
+            + "/".join(_fmt(v) for v in h["response_ms"]["percentiles_ms"].values())
+            + (f"; {h['completed']} reached their email after" if "completed" in h else "")
+        )
     lines.append("")
     lines.append("ratios and targets")
     for name, value in result["ratios"].items():
         lines.append(f"  {name:<56}{_fmt(value, 2):>10}")
     return "\n".join(lines)
+
+
+_HTTP_PHASES = {"http_intake": "pipeline running", "http_intake_alone": "alone, the rest paused"}
 
 
 def write_json(result: dict, path: Path) -> None:

@@ -50,9 +50,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--maildir", type=Path, required=True)
     args = parser.parse_args()
-    controller = Controller(
-        MaildirSink(args.maildir), hostname=args.host, port=args.port, loop=uvloop.new_event_loop()
-    )
+    controller = Controller(MaildirSink(args.maildir), hostname=args.host, port=args.port, loop=uvloop.new_event_loop())
     controller.start()
 
     async def wait_for_signal() -> None:
