@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
 from services.intake import store
-from services.intake.group_commit import GroupCommit
+from services.intake.group_commit import GroupCommit, NotRecorded
 from services.intake.settings import IntakeSettings
 from services.intake.status import agency_key
 from services.intake.validation import MAX_KEY_CHARS
@@ -65,6 +65,7 @@ class RequestStatus(BaseModel):
     response_model=Accepted,
     responses={
         409: {"description": "Idempotency key reused with a different body"},
+        503: {"description": "The database is unavailable: nothing was recorded; send it again later"},
         413: {"description": "Body larger than the limit (64 KiB by default, `CRI_MAX_BODY_BYTES`)"},
         415: {"description": "Content-Type other than application/json"},
     },
@@ -87,6 +88,12 @@ async def submit_request(
     except store.IdempotencyConflict:
         raise HTTPException(
             status.HTTP_409_CONFLICT, detail="Idempotency-Key was already used with a different request body"
+        ) from None
+    except NotRecorded:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail="the request could not be recorded now; send it again (with the same Idempotency-Key)",
+            headers={"Retry-After": "1"},
         ) from None
     status_url = f"{settings.public_base_url}/v1/requests/{acceptance.request_id}"
     response.headers["Location"] = status_url

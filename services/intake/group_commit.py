@@ -5,6 +5,7 @@ caller still gets its answer only once its request is committed. One bad submiss
 the group is then applied one submission per transaction (`apply_isolating`)."""
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -13,9 +14,16 @@ import asyncpg
 from opentelemetry import context as otel_context
 
 from services.intake import store
-from shared.consumer import apply_isolating
+from shared.consumer import TRANSIENT_ERRORS, apply_isolating
 from shared.contract.requests import RequestForAssistance
 from shared.outbox import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+class NotRecorded(Exception):
+    """The database could not take the group (unreachable, restarting): nothing of it was recorded, and the
+    submission may be sent again (with the same Idempotency-Key, it is never recorded twice)."""
 
 
 @dataclass(eq=False)
@@ -52,10 +60,12 @@ class GroupCommit:
                 group.append(self._waiting.get_nowait())
             try:
                 await self._commit(pool, group)
-            except Exception as exc:  # noqa: BLE001 - the database is away: every caller of the group hears it
+            except Exception as exc:  # noqa: BLE001 - every caller of the group must hear, each with its own error
+                if not isinstance(exc, TRANSIENT_ERRORS):
+                    log.exception("a group of %d submissions was not recorded", len(group))
                 for submission in group:
                     if not submission.answer.done():
-                        submission.answer.set_exception(exc)
+                        submission.answer.set_exception(NotRecorded(f"database unavailable: {exc!r}"))
 
     async def _commit(self, pool: asyncpg.Pool, group: list[_Submission]) -> None:
         failed = await apply_isolating(pool, store.SOURCE, group, self._record)

@@ -91,3 +91,25 @@ async def _read_whole_topic(bootstrap_servers: str) -> list[dict]:
         return envelopes
     finally:
         await consumer.stop()
+
+
+async def test_a_submission_while_postgresql_is_down_is_refused_with_503_and_accepted_once_when_sent_again(stack):
+    postgres = stack.infra.postgres
+    body, key = sample_request(), {"Idempotency-Key": unique("while-db-down")}
+    async with httpx.AsyncClient(base_url=stack.services["intake"].url, headers=SERVICE, timeout=30) as client:
+        await asyncio.to_thread(postgres.stop)
+        try:
+            refused = await client.post("/v1/requests", json=body, headers=key)
+        finally:
+            await asyncio.to_thread(postgres.start)
+        assert refused.status_code == 503
+        assert refused.headers["Retry-After"] == "1"
+
+        async def accepted():
+            answer = await client.post("/v1/requests", json=body, headers=key)
+            return answer if answer.status_code == 202 else None
+
+        first = await eventually(accepted, what="intake to accept again once PostgreSQL is back")
+        again = await client.post("/v1/requests", json=body, headers=key)
+    assert again.json()["request_id"] == first.json()["request_id"]
+    assert again.headers["Idempotent-Replayed"] == "true"
