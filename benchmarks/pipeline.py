@@ -37,6 +37,15 @@ from shared.stack.runner import Infrastructure, ServiceProcess, start_services
 
 ROUTING_PROVIDERS = Path(__file__).resolve().parent.parent / "services" / "routing" / "data" / "providers.yaml"
 WARMUP = 20
+# The same pipeline, doing the same work, one message at a time: each event in its own transaction and offset
+# commit, each outbox row published on its own, each email claimed, sent and settled alone over one SMTP session.
+NAIVE_SETTINGS = {
+    "CRI_CONSUMER_MAX_RECORDS": "1",
+    "CRI_OUTBOX_BATCH_SIZE": "1",
+    "CRI_GROUP_COMMIT_MAX": "1",
+    "CRI_DISPATCH_BATCH": "1",
+    "CRI_SMTP_SESSIONS": "1",
+}
 
 
 @dataclass
@@ -175,6 +184,13 @@ async def run(system: System, args) -> dict:
             await warm_up(system, collector, f"{run_id}r")
             name = f"pipeline (kafka, routing x{args.replicas_routing})"
             result["runs"][name], _ = await measure(system, collector, "kafka", args, f"{run_id}r")
+        if system.services and not args.no_naive_pipeline:
+            print("pipeline: kafka intake, naive settings (one message at a time)...", flush=True)
+            await asyncio.to_thread(restart_services, system, NAIVE_SETTINGS)
+            await warm_up(system, collector, f"{run_id}n")
+            result["runs"]["pipeline (kafka, naive settings)"], _ = await measure(
+                system, collector, "kafka", args, f"{run_id}n"
+            )
     finally:
         await collector.stop()
     size = round(sum(collector.submitted_sizes) / len(collector.submitted_sizes)) if collector.submitted_sizes else 1500
@@ -205,6 +221,15 @@ def ratios(result: dict) -> dict[str, float]:
             kafka["throughput_per_s"], relay["throughput_per_s"]
         ),
         "pipeline / naive, throughput (target >= 10)": ratio(kafka["throughput_per_s"], naive["throughput_per_s"]),
+        **(
+            {
+                "pipeline / pipeline with naive settings, throughput": ratio(
+                    kafka["throughput_per_s"], runs["pipeline (kafka, naive settings)"]["throughput_per_s"]
+                )
+            }
+            if "pipeline (kafka, naive settings)" in runs
+            else {}
+        ),
         "pipeline / relay ceiling, p99 latency": ratio(
             kafka["end_to_end"]["percentiles_ms"]["p99"], relay["end_to_end"]["percentiles_ms"]["p99"]
         ),
@@ -221,6 +246,18 @@ def ratios(result: dict) -> dict[str, float]:
     }
 
 
+def restart_services(system: System, settings: dict[str, str]) -> None:
+    """Every service process stopped (replicas too) and started again, one of each, with `settings` added."""
+    assert system.infra is not None, "restarting services needs the benchmark's own system"
+    for process in [*system.extra, *system.services.values()]:
+        process.stop()
+    system.extra.clear()
+    system.urls = {name: url for name, url in system.urls.items() if "#" not in name}
+    log_dir = system.infra.home / "logs" / "naive"
+    system.services = start_services(system.infra, log_dir=log_dir, env={**system.env, **settings})
+    system.urls.update({name: s.url for name, s in system.services.items()})
+
+
 def add_replicas(system: System, service: str, count: int) -> list[ServiceProcess]:
     assert system.infra is not None, "replicas need the benchmark's own system"
     replicas = []
@@ -233,7 +270,7 @@ def add_replicas(system: System, service: str, count: int) -> list[ServiceProces
     return replicas
 
 
-def own_system(args) -> tuple[System, dict[str, ServiceProcess]]:
+def own_system(args) -> System:
     home = args.out / "stack"
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
@@ -256,7 +293,7 @@ def own_system(args) -> tuple[System, dict[str, ServiceProcess]]:
         env=env,
         services=services,
     )
-    return system, services
+    return system
 
 
 def tidy(home: Path) -> None:
@@ -292,6 +329,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--replicas-intake", type=int, default=1, help="Also measure intake alone with this many processes."
     )
+    parser.add_argument(
+        "--no-naive-pipeline", action="store_true", help="Skip the pipeline run with one-at-a-time settings."
+    )
     parser.add_argument("--concurrency", type=int, default=32, help="Concurrent HTTP clients.")
     parser.add_argument("--idle-timeout", type=float, default=60.0, help="Give up when nothing completes this long.")
     parser.add_argument("--out", type=Path, default=Path("artifacts/bench"))
@@ -304,15 +344,11 @@ def main(argv: list[str] | None = None) -> None:
     # A terminated benchmark still stops what it started (the services run in their own sessions).
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     logging.basicConfig(level=logging.WARNING)
-    services: dict[str, ServiceProcess] = {}
-    if args.use_running:
-        system = running_system(args)
-    else:
-        system, services = own_system(args)
+    system = running_system(args) if args.use_running else own_system(args)
     try:
         result = uvloop.run(run(system, args))  # like the services: the load generator must cost little
     finally:
-        for process in [*system.extra, *services.values()]:
+        for process in [*system.extra, *system.services.values()]:
             process.stop()
         if system.infra is not None:
             system.infra.stop()

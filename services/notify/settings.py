@@ -13,7 +13,8 @@ class NotifySettings(ServiceSettings):
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_timeout_s: float = 10.0
-    smtp_sessions: int = Field(default=4, ge=1, description="SMTP sessions kept open and reused.")
+    # Each email is a conversation of 4 round trips; enough of them in flight hide the wait for each answer.
+    smtp_sessions: int = Field(default=32, ge=1, description="SMTP sessions kept open and reused.")
     mail_from: str = "CRI Exchange <no-reply@cri-exchange.example.org>"
     staff_name: str = "CRI program staff"
     staff_email: str | None = "cri-staff@cops.example.gov"
@@ -26,5 +27,5 @@ class NotifySettings(ServiceSettings):
     max_attempts: int = Field(default=8, ge=1)
     retry_base_s: float = Field(default=1.0, gt=0)
     retry_cap_s: float = Field(default=300.0, gt=0)
-    dispatch_batch: int = Field(default=50, ge=1)
+    dispatch_batch: int = Field(default=128, ge=1, description="Deliveries claimed, sent and settled together.")
     dispatch_lease_s: float = Field(default=60.0, gt=0, description="How long a claimed delivery is held.")
