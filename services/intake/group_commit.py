@@ -19,6 +19,7 @@ from shared.contract.requests import RequestForAssistance
 from shared.outbox import UnitOfWork
 
 log = logging.getLogger(__name__)
+_CONFLICT_ATTEMPTS = 3
 
 
 class NotRecorded(Exception):
@@ -27,7 +28,7 @@ class NotRecorded(Exception):
 
 
 @dataclass(eq=False)
-class _Submission:
+class Submission:
     request: RequestForAssistance
     idempotency_key: str | None
     answer: asyncio.Future[store.Acceptance] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
@@ -40,11 +41,11 @@ class GroupCommit:
         self._key_ttl = key_ttl
         self._max_group = max_group
         self._writers = writers
-        self._waiting: asyncio.Queue[_Submission] = asyncio.Queue()
+        self._waiting: asyncio.Queue[Submission] = asyncio.Queue()
 
     async def accept(self, request: RequestForAssistance, idempotency_key: str | None) -> store.Acceptance:
         """Record a submission with the next group; raises what `store.accept` raises for it."""
-        submission = _Submission(request, idempotency_key)
+        submission = Submission(request, idempotency_key)
         self._waiting.put_nowait(submission)
         return await submission.answer
 
@@ -59,7 +60,7 @@ class GroupCommit:
             while len(group) < self._max_group and not self._waiting.empty():
                 group.append(self._waiting.get_nowait())
             try:
-                await self._commit(pool, group)
+                await self.commit(pool, group)
             except Exception as exc:  # noqa: BLE001 - every caller of the group must hear, each with its own error
                 if not isinstance(exc, TRANSIENT_ERRORS):
                     log.exception("a group of %d submissions was not recorded", len(group))
@@ -67,14 +68,25 @@ class GroupCommit:
                     if not submission.answer.done():
                         submission.answer.set_exception(NotRecorded(f"database unavailable: {exc!r}"))
 
-    async def _commit(self, pool: asyncpg.Pool, group: list[_Submission]) -> None:
+    async def commit(self, pool: asyncpg.Pool, group: list[Submission]) -> None:
+        """Two groups in flight can lock the same keys in opposite orders; PostgreSQL then aborts one of them,
+        which is tried again (nothing of it was answered: answers go out on commit only)."""
+        for attempt in range(1, _CONFLICT_ATTEMPTS + 1):
+            try:
+                return await self._commit_once(pool, group)
+            except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
+                if attempt == _CONFLICT_ATTEMPTS:
+                    raise
+                log.info("a group of %d submissions met another; trying it again", len(group))
+
+    async def _commit_once(self, pool: asyncpg.Pool, group: list[Submission]) -> None:
         failed = await apply_isolating(pool, store.SOURCE, group, self._record)
         for submission, exc in failed:
             if not submission.answer.done():
                 submission.answer.set_exception(exc)
 
-    async def _record(self, uow: UnitOfWork, group: list[_Submission]) -> None:
-        outcomes: list[tuple[_Submission, store.Acceptance | store.IdempotencyConflict]] = []
+    async def _record(self, uow: UnitOfWork, group: list[Submission]) -> None:
+        outcomes: list[tuple[Submission, store.Acceptance | store.IdempotencyConflict]] = []
         for submission in group:
             token = otel_context.attach(submission.trace)
             try:
@@ -85,7 +97,7 @@ class GroupCommit:
         uow.after_commit(lambda: _answer(outcomes))
 
     async def _accept_one(
-        self, uow: UnitOfWork, submission: _Submission
+        self, uow: UnitOfWork, submission: Submission
     ) -> store.Acceptance | store.IdempotencyConflict:
         try:
             return await store.accept(
@@ -95,7 +107,7 @@ class GroupCommit:
             return conflict
 
 
-def _answer(outcomes: list[tuple[_Submission, store.Acceptance | store.IdempotencyConflict]]) -> None:
+def _answer(outcomes: list[tuple[Submission, store.Acceptance | store.IdempotencyConflict]]) -> None:
     for submission, outcome in outcomes:
         if submission.answer.done():  # the caller went away
             continue

@@ -93,6 +93,23 @@ async def test_concurrent_submissions_of_one_client_reference_make_one_request(c
     assert await _submitted_events(db, request_id) == 1
 
 
+async def test_concurrent_submissions_under_one_idempotency_key_make_one_request_and_refuse_the_other_body(client, db):
+    body, other, key = sample_request(), sample_request(), {"Idempotency-Key": unique("key")}
+
+    *same, different = await asyncio.gather(
+        *(client.post("/v1/requests", json=body, headers=key) for _ in range(8)),
+        client.post("/v1/requests", json=other, headers=key),
+    )
+
+    # Whichever body arrived first owns the key; every copy of it gets that request, the other body a 409.
+    first_wins = different.status_code == 409
+    assert {r.status_code for r in same} == ({202} if first_wins else {409})
+    winners = same if first_wins else [different]
+    [request_id] = {r.json()["request_id"] for r in winners}
+    assert await _rows(db, request_id) == 1
+    assert await _submitted_events(db, request_id) == 1
+
+
 async def test_the_status_moves_from_submitted_to_routed_to_engagement_opened_with_a_timeline(client):
     request_id = (await client.post("/v1/requests", json=sample_request())).json()["request_id"]
 

@@ -1,5 +1,6 @@
 """Intake's acceptance on a real PostgreSQL: idempotency keys within and past their retention."""
 
+import asyncio
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -7,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from services.intake import store
+from services.intake.group_commit import GroupCommit, Submission
 from shared.contract.requests import RequestForAssistance
 from shared.db import create_pool, migrate
 from shared.outbox import unit_of_work
@@ -56,3 +58,24 @@ async def test_an_accepted_request_has_its_first_timeline_line_and_its_event_in_
         "submitted"
     )
     assert await pool.fetchval("SELECT count(*) FROM outbox WHERE key = $1", str(accepted.request_id)) == 1
+
+
+async def test_two_groups_locking_the_same_keys_in_opposite_orders_are_both_recorded(pool):
+    group_commit = GroupCommit(timedelta(hours=24), max_group=2, writers=2)
+    first_key, second_key = unique("key"), unique("key")
+    first, second = (
+        RequestForAssistance.model_validate(sample_request()),
+        RequestForAssistance.model_validate(sample_request()),
+    )
+    one_way = [Submission(first, first_key), Submission(second, second_key)]
+    other_way = [Submission(second, second_key), Submission(first, first_key)]
+
+    async with pool.acquire(), pool.acquire():
+        pass  # both connections open, so the two transactions run side by side
+    # Each transaction holds its first key and waits for the other's: PostgreSQL aborts one, which is retried.
+    await asyncio.gather(group_commit.commit(pool, one_way), group_commit.commit(pool, other_way))
+
+    answers = [await s.answer for s in one_way + other_way]
+    assert answers[0].request_id == answers[3].request_id
+    assert answers[1].request_id == answers[2].request_id
+    assert await pool.fetchval("SELECT count(*) FROM requests") == 2
