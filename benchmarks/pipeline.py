@@ -178,12 +178,14 @@ async def run(system: System, args) -> dict:
             result[f"http_intake_alone_x{args.replicas_intake}"] = await measure_intake_alone(
                 system, collector, args, urls, f"{run_id}i"
             )
-        if args.replicas_routing > 1:
-            print(f"pipeline: kafka intake with {args.replicas_routing} routing replicas...", flush=True)
-            await asyncio.to_thread(add_replicas, system, "routing", args.replicas_routing - 1)
-            await warm_up(system, collector, f"{run_id}r")
-            name = f"pipeline (kafka, routing x{args.replicas_routing})"
-            result["runs"][name], _ = await measure(system, collector, "kafka", args, f"{run_id}r")
+        for service, replicas in (("routing", args.replicas_routing), ("notify", args.replicas_notify)):
+            if replicas > 1:
+                # Cumulative: with both options the notify phase also has the extra routing processes.
+                print(f"pipeline: kafka intake with {replicas} {service} processes...", flush=True)
+                await asyncio.to_thread(add_replicas, system, service, replicas - 1)
+                await warm_up(system, collector, f"{run_id}{service[0]}")
+                name = f"pipeline (kafka, {service} x{replicas})"
+                result["runs"][name], _ = await measure(system, collector, "kafka", args, f"{run_id}{service[0]}")
         if system.services and not args.no_naive_pipeline:
             print("pipeline: kafka intake, naive settings (one message at a time)...", flush=True)
             await asyncio.to_thread(restart_services, system, NAIVE_SETTINGS)
@@ -326,6 +328,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--replicas-routing", type=int, default=1, help="Also measure with this many routing processes."
     )
+    parser.add_argument("--replicas-notify", type=int, default=1, help="Also measure with this many notify processes.")
     parser.add_argument(
         "--replicas-intake", type=int, default=1, help="Also measure intake alone with this many processes."
     )

@@ -51,6 +51,7 @@ def make_handlers(
         request_id = getattr(event, "request_id", None)
         if isinstance(event, RequestSubmitted):
             facts = RequestFacts.from_submitted(event)
+            await store.lock_request(uow.conn, facts.request_id)
             await store.remember_request(uow.conn, facts)
             await plan_and_record(uow, envelope, event, facts)
             for parked in await store.unpark(uow.conn, facts.request_id):
@@ -58,9 +59,13 @@ def make_handlers(
             return
         facts = await store.request_facts(uow.conn, request_id)
         if facts is None and request_id is not None:
-            # Engagement events travel on another topic and may overtake the RequestSubmitted they follow.
-            await store.park(uow.conn, envelope, request_id)
-            return
+            # Engagement events travel on another topic (another replica may consume it) and may overtake the
+            # RequestSubmitted they follow: park the event, unless the request was remembered in the meantime.
+            await store.lock_request(uow.conn, request_id)
+            facts = await store.request_facts(uow.conn, request_id)
+            if facts is None:
+                await store.park(uow.conn, envelope, request_id)
+                return
         await plan_and_record(uow, envelope, event, facts)
 
     return {model: on_event for model in NOTIFIED_EVENTS}

@@ -24,6 +24,13 @@ async def request_facts(conn: asyncpg.Connection, request_id: UUID | None) -> Re
     return RequestFacts.model_validate(facts) if facts else None
 
 
+async def lock_request(conn: asyncpg.Connection, request_id: UUID) -> None:
+    """Serialise, until commit, the transactions that remember this request and those that park events for it.
+    Without it, a replica could park an event just after another remembered the request and unparked (finding
+    nothing yet committed), and the event would wait for ever."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"notify-request:{request_id}")
+
+
 async def park(conn: asyncpg.Connection, envelope: Envelope, request_id: UUID) -> None:
     await conn.execute(
         "INSERT INTO parked_events (event_id, request_id, envelope) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
