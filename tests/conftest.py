@@ -1,7 +1,8 @@
 """Session fixtures: real PostgreSQL, a real Kafka-protocol broker and an SMTP sink, started once; the four
 services as separate OS processes for end-to-end tests. Servers named by CRI_* variables are used instead."""
 
-from collections.abc import AsyncIterator, Callable, Iterator
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -9,6 +10,7 @@ import pytest
 import yaml
 
 from services.routing.settings import RoutingSettings
+from shared.db import create_pool, migrate
 from shared.settings import BrokerKind
 from shared.stack.runner import (
     KAFKA_VERSION,
@@ -104,3 +106,21 @@ async def db(infra: Infrastructure) -> AsyncIterator[asyncpg.Pool]:
     pool = await asyncpg.create_pool(infra.database_url, min_size=1, max_size=4)
     yield pool
     await pool.close()
+
+
+@pytest.fixture
+async def schema_pool(infra: Infrastructure) -> AsyncIterator[Callable[[Path], Awaitable[asyncpg.Pool]]]:
+    """Makes a pool on a fresh schema with a service's migrations (plumbing included) applied; dropped after."""
+    made: list[tuple[str, asyncpg.Pool]] = []
+
+    async def make(migrations: Path) -> asyncpg.Pool:
+        schema = f"test_{uuid.uuid4().hex[:10]}"
+        await migrate(infra.database_url, schema, migrations)
+        pool = await create_pool(infra.database_url, schema, 3)
+        made.append((schema, pool))
+        return pool
+
+    yield make
+    for schema, pool in made:
+        await pool.execute(f"DROP SCHEMA {schema} CASCADE")
+        await pool.close()

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from services.notify import api
 from services.notify.channels import Channels
 from services.notify.dispatch import SOURCE, Dispatcher
-from services.notify.handlers import make_handlers
+from services.notify.handlers import Notifications
 from services.notify.messages import Recipient
 from services.notify.preferences import load_preferences
 from services.notify.settings import NotifySettings
@@ -27,7 +27,8 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
         role="staff", name=settings.staff_name, email=settings.staff_email, webhook_url=settings.staff_webhook_url
     )
     recorded = asyncio.Event()
-    runtime.consume([topics.REQUESTS, topics.ENGAGEMENTS], make_handlers(staff, preferences, recorded))
+    notifications = Notifications(staff, preferences, recorded)
+    runtime.consume([topics.REQUESTS, topics.ENGAGEMENTS], notifications.handlers())
     runtime.publishes(NotificationSent, NotificationFailed, DeadLettered)
 
     async def dispatch(rt: ServiceRuntime) -> None:
@@ -38,7 +39,11 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
         finally:
             await smtp.close()
 
+    async def sweep_parked(rt: ServiceRuntime) -> None:
+        await notifications.sweep_parked(rt.pool, every_s=settings.parked_sweep_s)
+
     runtime.background(dispatch)
+    runtime.background(sweep_parked)
     app = create_service_app(
         runtime,
         title="CRI Exchange notify",

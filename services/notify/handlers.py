@@ -4,10 +4,13 @@ An event about a request not yet on record waits (parked) for the request's Requ
 """
 
 import asyncio
+import logging
+
+import asyncpg
 
 from services.notify import store
 from services.notify.messages import Preferences, Recipient, RequestFacts, plan_notifications
-from shared.consumer import EventHandler
+from shared.consumer import TRANSIENT_ERRORS, EventHandler
 from shared.contract.envelope import Envelope, EventData
 from shared.contract.events import (
     DeadlineMissed,
@@ -20,7 +23,9 @@ from shared.contract.events import (
     RequestSubmitted,
     parse_event,
 )
-from shared.outbox import UnitOfWork
+from shared.outbox import UnitOfWork, unit_of_work
+
+log = logging.getLogger(__name__)
 
 NOTIFIED_EVENTS = (
     RequestSubmitted,
@@ -34,38 +39,57 @@ NOTIFIED_EVENTS = (
 )
 
 
-def make_handlers(
-    staff: Recipient, preferences: Preferences, recorded: asyncio.Event
-) -> dict[type[EventData], EventHandler]:
+class Notifications:
     """`recorded` is set once recorded deliveries are committed, to wake the dispatcher."""
 
-    async def plan_and_record(
-        uow: UnitOfWork, envelope: Envelope, event: EventData, facts: RequestFacts | None
-    ) -> None:
-        planned = plan_notifications(envelope, event, request=facts, staff=staff, preferences=preferences)
-        await store.record_deliveries(uow.conn, envelope, planned)
-        if planned:
-            uow.after_commit(recorded.set)
+    def __init__(self, staff: Recipient, preferences: Preferences, recorded: asyncio.Event) -> None:
+        self._staff = staff
+        self._preferences = preferences
+        self._recorded = recorded
 
-    async def on_event(uow: UnitOfWork, envelope: Envelope, event: EventData) -> None:
+    def handlers(self) -> dict[type[EventData], EventHandler]:
+        return {model: self.on_event for model in NOTIFIED_EVENTS}
+
+    async def on_event(self, uow: UnitOfWork, envelope: Envelope, event: EventData) -> None:
         request_id = getattr(event, "request_id", None)
         if isinstance(event, RequestSubmitted):
             facts = RequestFacts.from_submitted(event)
-            await store.lock_request(uow.conn, facts.request_id)
             await store.remember_request(uow.conn, facts)
-            await plan_and_record(uow, envelope, event, facts)
+            await self._plan_and_record(uow, envelope, event, facts)
             for parked in await store.unpark(uow.conn, facts.request_id):
-                await plan_and_record(uow, parked, parse_event(parked), facts)
+                await self._plan_and_record(uow, parked, parse_event(parked), facts)
             return
         facts = await store.request_facts(uow.conn, request_id)
         if facts is None and request_id is not None:
-            # Engagement events travel on another topic (another replica may consume it) and may overtake the
-            # RequestSubmitted they follow: park the event, unless the request was remembered in the meantime.
-            await store.lock_request(uow.conn, request_id)
-            facts = await store.request_facts(uow.conn, request_id)
-            if facts is None:
-                await store.park(uow.conn, envelope, request_id)
-                return
-        await plan_and_record(uow, envelope, event, facts)
+            # Engagement events travel on another topic and may overtake the RequestSubmitted they follow.
+            await store.park(uow.conn, envelope, request_id)
+            return
+        await self._plan_and_record(uow, envelope, event, facts)
 
-    return {model: on_event for model in NOTIFIED_EVENTS}
+    async def sweep_parked(self, pool: asyncpg.Pool, every_s: float) -> None:
+        """Run `plan_parked_of_remembered_requests` for the life of the service."""
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                async with unit_of_work(pool) as uow:
+                    if found := await self.plan_parked_of_remembered_requests(uow):
+                        log.info("planned %d parked events whose request another replica remembered", found)
+            except TRANSIENT_ERRORS as exc:
+                log.warning("notify: parked events not swept (%r); trying again", exc)
+
+    async def plan_parked_of_remembered_requests(self, uow: UnitOfWork) -> int:
+        """Plan the events parked for requests that are remembered after all. Two replicas can overlap: one parks
+        an event while the other remembers its request and finds nothing parked yet (neither sees the other's
+        uncommitted rows). A sweep finds those, without a lock on every event."""
+        found = await store.unpark_remembered(uow.conn)
+        for parked, facts in found:
+            await self._plan_and_record(uow, parked, parse_event(parked), facts)
+        return len(found)
+
+    async def _plan_and_record(
+        self, uow: UnitOfWork, envelope: Envelope, event: EventData, facts: RequestFacts | None
+    ) -> None:
+        planned = plan_notifications(envelope, event, request=facts, staff=self._staff, preferences=self._preferences)
+        await store.record_deliveries(uow.conn, envelope, planned)
+        if planned:
+            uow.after_commit(self._recorded.set)

@@ -28,4 +28,7 @@ class NotifySettings(ServiceSettings):
     retry_base_s: float = Field(default=1.0, gt=0)
     retry_cap_s: float = Field(default=300.0, gt=0)
     dispatch_batch: int = Field(default=128, ge=1, description="Deliveries claimed, sent and settled together.")
+    parked_sweep_s: float = Field(
+        default=1.0, gt=0, description="How often parked events of requests remembered meanwhile are looked for."
+    )
     dispatch_lease_s: float = Field(default=60.0, gt=0, description="How long a claimed delivery is held.")

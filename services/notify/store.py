@@ -24,13 +24,6 @@ async def request_facts(conn: asyncpg.Connection, request_id: UUID | None) -> Re
     return RequestFacts.model_validate(facts) if facts else None
 
 
-async def lock_request(conn: asyncpg.Connection, request_id: UUID) -> None:
-    """Serialise, until commit, the transactions that remember this request and those that park events for it.
-    Without it, a replica could park an event just after another remembered the request and unparked (finding
-    nothing yet committed), and the event would wait for ever."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"notify-request:{request_id}")
-
-
 async def park(conn: asyncpg.Connection, envelope: Envelope, request_id: UUID) -> None:
     await conn.execute(
         "INSERT INTO parked_events (event_id, request_id, envelope) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
@@ -44,6 +37,18 @@ async def unpark(conn: asyncpg.Connection, request_id: UUID) -> list[Envelope]:
     """The events that waited for this request, oldest first; they are no longer parked."""
     rows = await conn.fetch("DELETE FROM parked_events WHERE request_id = $1 RETURNING envelope, parked_at", request_id)
     return [Envelope.model_validate(row["envelope"]) for row in sorted(rows, key=lambda row: row["parked_at"])]
+
+
+async def unpark_remembered(conn: asyncpg.Connection) -> list[tuple[Envelope, RequestFacts]]:
+    """The parked events whose request is remembered after all, oldest first, with its facts; no longer parked."""
+    rows = await conn.fetch(
+        "DELETE FROM parked_events p USING request_facts f WHERE p.request_id = f.request_id"
+        " RETURNING p.envelope, p.parked_at, f.facts"
+    )
+    return [
+        (Envelope.model_validate(row["envelope"]), RequestFacts.model_validate(row["facts"]))
+        for row in sorted(rows, key=lambda row: row["parked_at"])
+    ]
 
 
 async def record_deliveries(conn: asyncpg.Connection, envelope: Envelope, planned: list[PlannedNotification]) -> None:

@@ -1,7 +1,6 @@
 """Intake's acceptance on a real PostgreSQL: idempotency keys within and past their retention."""
 
 import asyncio
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -10,7 +9,6 @@ import pytest
 from services.intake import store
 from services.intake.group_commit import GroupCommit, Submission
 from shared.contract.requests import RequestForAssistance
-from shared.db import create_pool, migrate
 from shared.outbox import unit_of_work
 from tests.support import sample_request, unique
 
@@ -18,13 +16,8 @@ MIGRATIONS = Path(store.__file__).parent / "migrations"
 
 
 @pytest.fixture
-async def pool(infra):
-    schema = f"intake_{uuid.uuid4().hex[:8]}"
-    await migrate(infra.database_url, schema, MIGRATIONS)
-    pool = await create_pool(infra.database_url, schema, 2)
-    yield pool
-    await pool.execute(f"DROP SCHEMA {schema} CASCADE")
-    await pool.close()
+async def pool(schema_pool):
+    return await schema_pool(MIGRATIONS)
 
 
 async def accept(pool, body: dict, key: str) -> store.Acceptance:
