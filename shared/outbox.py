@@ -45,10 +45,10 @@ class UnitOfWork:
         # Headers are taken now, while the span that caused the event is current.
         self._pending.append((envelope, {**headers_of(envelope), **trace_headers()}))
 
-    async def flush(self) -> bool:
-        """Write the buffered events; says whether there were any."""
+    async def flush(self) -> None:
+        """Write the buffered events; once they are committed, this process's relay is woken to publish them."""
         if not self._pending:
-            return False
+            return
         # ON CONFLICT: an event with a deterministic id (a dead letter) is only ever recorded once.
         await self.conn.executemany(
             "INSERT INTO outbox (event_id, topic, key, payload, headers) VALUES ($1, $2, $3, $4, $5)"
@@ -56,7 +56,12 @@ class UnitOfWork:
             [(e.event_id, _topic_of(e), e.key, e.model_dump_json().encode(), h) for e, h in self._pending],
         )
         self._pending.clear()
-        return True
+        self.after_commit(_outbox_written.set)
+
+    def committed(self) -> None:
+        """The transaction has committed: run what waited for it."""
+        for callback in self._after_commit:
+            callback()
 
 
 def _topic_of(envelope: Envelope) -> str:
@@ -79,11 +84,8 @@ async def unit_of_work(pool: asyncpg.Pool) -> AsyncIterator[UnitOfWork]:
         async with conn.transaction():
             uow = UnitOfWork(conn)
             yield uow
-            wrote = await uow.flush()
-        if wrote:
-            _outbox_written.set()
-        for callback in uow._after_commit:
-            callback()
+            await uow.flush()
+        uow.committed()
 
 
 class Publisher(Protocol):
