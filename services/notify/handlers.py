@@ -5,6 +5,7 @@ An event about a request not yet on record waits (parked) for the request's Requ
 
 import asyncio
 import logging
+from uuid import UUID
 
 import asyncpg
 
@@ -56,8 +57,7 @@ class Notifications:
             facts = RequestFacts.from_submitted(event)
             await store.remember_request(uow.conn, facts)
             await self._plan_and_record(uow, envelope, event, facts)
-            for parked in await store.unpark(uow.conn, facts.request_id):
-                await self._plan_and_record(uow, parked, parse_event(parked), facts)
+            await self._plan_parked(uow, facts.request_id)
             return
         facts = await store.request_facts(uow.conn, request_id)
         if facts is None and request_id is not None:
@@ -67,21 +67,22 @@ class Notifications:
         await self._plan_and_record(uow, envelope, event, facts)
 
     async def sweep_parked(self, pool: asyncpg.Pool, every_s: float) -> None:
-        """Run `plan_parked_of_remembered_requests` for the life of the service."""
+        """Plan the parked events of every remembered request, every `every_s`, for the life of the service."""
         while True:
             await asyncio.sleep(every_s)
             try:
                 async with unit_of_work(pool) as uow:
-                    if found := await self.plan_parked_of_remembered_requests(uow):
+                    if found := await self._plan_parked(uow):
                         log.info("planned %d parked events whose request another replica remembered", found)
             except TRANSIENT_ERRORS as exc:
                 log.warning("notify: parked events not swept (%r); trying again", exc)
 
-    async def plan_parked_of_remembered_requests(self, uow: UnitOfWork) -> int:
-        """Plan the events parked for requests that are remembered after all. Two replicas can overlap: one parks
-        an event while the other remembers its request and finds nothing parked yet (neither sees the other's
-        uncommitted rows). A sweep finds those, without a lock on every event."""
-        found = await store.unpark_remembered(uow.conn)
+    async def _plan_parked(self, uow: UnitOfWork, request_id: UUID | None = None) -> int:
+        """Plan the events parked for a request now remembered (for every remembered request when none is named:
+        the sweep). Two replicas can overlap: one parks an event while the other remembers its request and finds
+        nothing parked yet (neither sees the other's uncommitted rows); the sweep finds those, without a lock on
+        every event."""
+        found = await store.unpark_remembered(uow.conn, request_id)
         for parked, facts in found:
             await self._plan_and_record(uow, parked, parse_event(parked), facts)
         return len(found)

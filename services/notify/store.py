@@ -33,17 +33,15 @@ async def park(conn: asyncpg.Connection, envelope: Envelope, request_id: UUID) -
     )
 
 
-async def unpark(conn: asyncpg.Connection, request_id: UUID) -> list[Envelope]:
-    """The events that waited for this request, oldest first; they are no longer parked."""
-    rows = await conn.fetch("DELETE FROM parked_events WHERE request_id = $1 RETURNING envelope, parked_at", request_id)
-    return [Envelope.model_validate(row["envelope"]) for row in sorted(rows, key=lambda row: row["parked_at"])]
-
-
-async def unpark_remembered(conn: asyncpg.Connection) -> list[tuple[Envelope, RequestFacts]]:
-    """The parked events whose request is remembered after all, oldest first, with its facts; no longer parked."""
+async def unpark_remembered(
+    conn: asyncpg.Connection, request_id: UUID | None = None
+) -> list[tuple[Envelope, RequestFacts]]:
+    """The parked events whose request is remembered (that request's only, when given), oldest first, each with
+    its request's facts; they are no longer parked."""
     rows = await conn.fetch(
         "DELETE FROM parked_events p USING request_facts f WHERE p.request_id = f.request_id"
-        " RETURNING p.envelope, p.parked_at, f.facts"
+        " AND ($1::uuid IS NULL OR p.request_id = $1) RETURNING p.envelope, p.parked_at, f.facts",
+        request_id,
     )
     return [
         (Envelope.model_validate(row["envelope"]), RequestFacts.model_validate(row["facts"]))

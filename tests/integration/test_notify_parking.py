@@ -10,6 +10,7 @@ from services.notify.handlers import Notifications
 from services.notify.messages import Preferences, RequestFacts
 from shared.contract.envelope import Envelope
 from shared.outbox import unit_of_work
+from tests.support import eventually
 from tests.unit.test_notify_messages import STAFF, opened, submitted
 
 MIGRATIONS = Path(store.__file__).parent / "migrations"
@@ -37,8 +38,13 @@ async def test_an_event_parked_by_one_replica_while_another_remembers_its_reques
         await remember_request()
     assert await pool.fetchval("SELECT count(*) FROM parked_events") == 1
 
-    async with unit_of_work(pool) as sweep:
-        assert await notifications.plan_parked_of_remembered_requests(sweep) == 1
+    sweeping = asyncio.create_task(notifications.sweep_parked(pool, every_s=0.05))
+    try:
 
-    assert await pool.fetchval("SELECT count(*) FROM parked_events") == 0
+        async def unparked() -> bool:
+            return await pool.fetchval("SELECT count(*) FROM parked_events") == 0
+
+        await eventually(unparked, what="the sweep to plan the parked opening")
+    finally:
+        sweeping.cancel()
     assert await pool.fetchval("SELECT count(*) FROM deliveries WHERE cause_event_type = 'EngagementOpened'") >= 1
