@@ -65,7 +65,7 @@ class Dispatcher:
             try:
                 # One transaction for the whole batch: settling one by one cost notify a fifth of its time.
                 async with unit_of_work(self._pool) as uow:
-                    await store.mark_sent(uow.conn, [outcome[0] for outcome in outcomes if outcome[-1] is None])
+                    await store.mark_sent(uow.conn, [delivery for delivery, *_, failure in outcomes if failure is None])
                     for outcome in outcomes:
                         await self._settle(uow, *outcome)
                 return len(claimed)
