@@ -81,6 +81,10 @@ class HttpResult:
     accepted_per_s: float
     response_ms: dict
 
+    def summary(self, concurrency: int) -> dict:
+        """The figures for the report: everything but the request ids."""
+        return {k: v for k, v in self.__dict__.items() if k != "ids"} | {"concurrency": concurrency}
+
 
 def post_bytes(host: str, run_id: str, i: int) -> bytes:
     """One POST /v1/requests, ready to write: its Idempotency-Key makes a resend after a dropped connection the

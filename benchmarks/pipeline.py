@@ -102,8 +102,7 @@ async def measure(system: System, collector: EventCollector, channel: str, args,
             [system.urls["intake"]], collector.traces, run_id, args.requests, args.rate, args.concurrency
         )
         ids = http.ids
-        extra = {**http.__dict__, "concurrency": args.concurrency}
-        del extra["ids"]
+        extra = http.summary(args.concurrency)
     await collector.wait_done(ids, idle_timeout_s=args.idle_timeout)
     after = await asyncio.to_thread(report.scrape, system.urls)
     return phase_result(collector, ids, before, after), extra
@@ -133,11 +132,7 @@ async def measure_intake_alone(
         http = await drive_http(intake_urls, collector.traces, run_id, args.requests, args.rate, args.concurrency)
     await collector.wait_done(http.ids, idle_timeout_s=args.idle_timeout)
     done = sum(1 for i in http.ids if collector.traces[i].done)
-    return {
-        **{k: v for k, v in http.__dict__.items() if k != "ids"},
-        "concurrency": args.concurrency,
-        "completed": done,
-    }
+    return http.summary(args.concurrency) | {"completed": done}
 
 
 async def warm_up(system: System, collector: EventCollector, run_id: str) -> None:
@@ -180,7 +175,7 @@ async def run(system: System, args) -> dict:
             )
         for service, replicas in (("routing", args.replicas_routing), ("notify", args.replicas_notify)):
             if replicas > 1:
-                # Cumulative: with both options the notify phase also has the extra routing processes.
+                # Cumulative: a phase keeps the processes earlier phases added (intake and routing replicas).
                 print(f"pipeline: kafka intake with {replicas} {service} processes...", flush=True)
                 await asyncio.to_thread(add_replicas, system, service, replicas - 1)
                 await warm_up(system, collector, f"{run_id}{service[0]}")
