@@ -24,7 +24,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from benchmarks.drivers import paced, producer
 from benchmarks.stats import latency, throughput
-from shared.settings import BrokerKind
+from shared.runtime.settings import BrokerKind
 
 HOPS = 4
 # Messages through the chain before the measured ones, like the pipeline's warm-up: new topics' leaders,

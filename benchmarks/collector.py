@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaConsumer
 
 from benchmarks.stats import Trace
 from shared.contract.topics import ENGAGEMENTS, NOTIFICATIONS, REQUESTS
-from shared.ops import partitions_of
+from system.ops import partitions_of
 
 # Event type -> the Trace fields it fills (occurred_at, record timestamp).
 _POINTS = {

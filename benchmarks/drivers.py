@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaProducer
 from benchmarks.stats import Trace, latency
 from shared.contract.requests import EXAMPLE_REQUEST
 from shared.contract.topics import INBOUND_SUBMISSIONS
-from shared.settings import BrokerKind
+from shared.runtime.settings import BrokerKind
 
 # The HTTP APIs take an API key; the embedded stack's development service key.
 HTTP_HEADERS = {"Authorization": "Bearer cri-service-dev-key"}
@@ -28,7 +28,7 @@ def request_body(run_id: str, channel: str, i: int) -> dict:
 
 
 def producer(bootstrap: str, broker_kind: BrokerKind) -> AIOKafkaProducer:
-    """A producer set like the services' (shared/broker.py make_broker)."""
+    """A producer set like the services' (shared/runtime/broker.py make_broker)."""
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap,
         acks="all",

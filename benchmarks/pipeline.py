@@ -31,9 +31,9 @@ from benchmarks import ceiling, report
 from benchmarks.collector import EventCollector
 from benchmarks.drivers import drive_http, drive_kafka
 from benchmarks.stats import HOPS, OUTBOX_DELAYS, Trace, ratio, spans, throughput
-from shared.ops import running_stack
-from shared.settings import BrokerKind
-from shared.stack.runner import Infrastructure, ServiceProcess, start_services
+from shared.runtime.settings import BrokerKind
+from system.ops import running_stack
+from system.stack.runner import Infrastructure, ServiceProcess, start_services
 
 ROUTING_PROVIDERS = Path(__file__).resolve().parent.parent / "services" / "routing" / "data" / "providers.yaml"
 WARMUP = 20

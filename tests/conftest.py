@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from services.routing.settings import RoutingSettings
-from shared.db import create_pool, migrate
-from shared.settings import BrokerKind
-from shared.stack.runner import (
+from shared.runtime.db import create_pool, migrate
+from shared.runtime.settings import BrokerKind
+from system.stack.runner import (
     KAFKA_VERSION,
     SERVICES,
     Infrastructure,
@@ -20,7 +20,7 @@ from shared.stack.runner import (
     default_broker_kind,
     start_services,
 )
-from shared.stack.tansu import TansuBroker
+from system.stack.tansu import TansuBroker
 
 
 def pytest_report_header() -> str:

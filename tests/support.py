@@ -11,11 +11,11 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
 from shared.contract.requests import EXAMPLE_REQUEST
-from shared.ops import partitions_of
+from system.ops import partitions_of
 
 T = TypeVar("T")
 
-# The default keys (shared/auth.py DEV_API_KEYS), which the session system and private systems accept.
+# The default keys (shared/runtime/auth.py DEV_API_KEYS), which the session system and private systems accept.
 STAFF_KEY = "cri-staff-dev-key"
 SERVICE_KEY = "cri-service-dev-key"
 

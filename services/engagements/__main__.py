@@ -1,6 +1,6 @@
 from services.engagements.app import create_app
 from services.engagements.settings import EngagementsSettings
-from shared.service import configure_logging, serve
+from shared.runtime.service import configure_logging, serve
 
 configure_logging("engagements")
 settings = EngagementsSettings()

@@ -17,11 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.engagements import commands, lifecycle, recommendations, store
 from services.engagements.deadlines import DeadlineClock
-from shared.auth import Principal, Role, forbidden, require
-from shared.contract.catalog import Tier
 from shared.contract.requests import LongText, ShortText
-from shared.outbox import UnitOfWork, unit_of_work
-from shared.service import runtime_of
+from shared.contract.vocabulary import Tier
+from shared.runtime.auth import Principal, Role, forbidden, require
+from shared.runtime.outbox import UnitOfWork, unit_of_work
+from shared.runtime.service import runtime_of
 
 router = APIRouter(
     prefix="/v1",

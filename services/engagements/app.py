@@ -21,7 +21,7 @@ from shared.contract.events import (
     EngagementStatusChanged,
     MilestoneReached,
 )
-from shared.service import ServiceRuntime, create_service_app
+from shared.runtime.service import ServiceRuntime, create_service_app
 
 
 def create_app(settings: EngagementsSettings | None = None) -> FastAPI:

@@ -10,7 +10,6 @@ import asyncpg
 
 from services.engagements import lifecycle, store
 from services.engagements.deadlines import DeadlineClock
-from shared.contract.catalog import Tier
 from shared.contract.envelope import Envelope, EventData
 from shared.contract.events import (
     AgencySummary,
@@ -20,7 +19,8 @@ from shared.contract.events import (
     MilestoneReached,
     ProviderRef,
 )
-from shared.outbox import UnitOfWork
+from shared.contract.vocabulary import Tier
+from shared.runtime.outbox import UnitOfWork
 
 SOURCE = "engagements"
 

@@ -15,8 +15,8 @@ from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 
 from services.engagements import store
-from shared.auth import Role, authorize, require
-from shared.service import runtime_of
+from shared.runtime.auth import Role, authorize, require
+from shared.runtime.service import runtime_of
 
 _COOKIE = "cri_dashboard_key"
 _staff = require(Role.STAFF, cookie=_COOKIE)

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.engagements.lifecycle import DeadlinePolicy, next_deadline
-from shared.contract.catalog import Tier
+from shared.contract.vocabulary import Tier
 
 _DAY_S = 86400
 

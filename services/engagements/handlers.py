@@ -4,10 +4,10 @@ from uuid import uuid4
 
 from services.engagements import commands, lifecycle, store
 from services.engagements.deadlines import DeadlineClock
-from shared.consumer import EventHandler
 from shared.contract.envelope import Envelope
 from shared.contract.events import EngagementOpened, RequestRouted
-from shared.outbox import UnitOfWork
+from shared.runtime.consumer import EventHandler
+from shared.runtime.outbox import UnitOfWork
 
 
 def make_handlers(clock: DeadlineClock) -> dict[type, EventHandler]:

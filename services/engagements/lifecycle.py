@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, PositiveInt, ValidationError, ValidationInfo, field_validator
 
-from shared.contract.catalog import CriticalAssistance, Tier
+from shared.contract.vocabulary import CriticalAssistance, Tier
 
 
 class Milestone(StrEnum):

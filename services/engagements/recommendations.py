@@ -6,8 +6,8 @@ from uuid import UUID, uuid4
 from services.engagements import lifecycle, store
 from services.engagements.commands import EngagementNotFound
 from services.engagements.lifecycle import RecommendationStatus
-from shared.contract.catalog import Tier
-from shared.outbox import UnitOfWork
+from shared.contract.vocabulary import Tier
+from shared.runtime.outbox import UnitOfWork
 
 
 class RecommendationNotFound(LookupError):

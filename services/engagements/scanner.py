@@ -8,9 +8,9 @@ import logging
 import asyncpg
 
 from services.engagements import commands, store
-from shared.consumer import TRANSIENT_ERRORS
 from shared.contract.events import DeadlineMissed, ProviderRef
-from shared.outbox import unit_of_work
+from shared.runtime.consumer import TRANSIENT_ERRORS
+from shared.runtime.outbox import unit_of_work
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@ from pathlib import Path
 from pydantic import Field
 
 from services.engagements.lifecycle import DEFAULT_DEADLINES
-from shared.settings import ServiceSettings
+from shared.runtime.settings import ServiceSettings
 
 
 class EngagementsSettings(ServiceSettings):

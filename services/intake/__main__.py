@@ -1,6 +1,6 @@
 from services.intake.app import create_app
 from services.intake.settings import IntakeSettings
-from shared.service import configure_logging, serve
+from shared.runtime.service import configure_logging, serve
 
 configure_logging("intake")
 settings = IntakeSettings()

@@ -19,9 +19,9 @@ from services.intake.group_commit import GroupCommit, NotRecorded
 from services.intake.settings import IntakeSettings
 from services.intake.status import agency_key
 from services.intake.validation import MAX_KEY_CHARS
-from shared.auth import Principal, Role, forbidden, require
 from shared.contract.requests import RequestForAssistance
-from shared.service import runtime_of
+from shared.runtime.auth import Principal, Role, forbidden, require
+from shared.runtime.service import runtime_of
 
 router = APIRouter(
     prefix="/v1",

@@ -12,7 +12,6 @@ from services.intake.limits import BodyLimits
 from services.intake.retention import purge_expired_keys_periodically
 from services.intake.settings import IntakeSettings
 from services.intake.status import status_change
-from shared.consumer import EventHandler
 from shared.contract import topics
 from shared.contract.envelope import Envelope, EventData
 from shared.contract.events import (
@@ -26,8 +25,9 @@ from shared.contract.events import (
     RequestSubmitted,
     SubmissionRejected,
 )
-from shared.outbox import UnitOfWork
-from shared.service import ServiceRuntime, create_service_app
+from shared.runtime.consumer import EventHandler
+from shared.runtime.outbox import UnitOfWork
+from shared.runtime.service import ServiceRuntime, create_service_app
 
 
 async def _track_status(uow: UnitOfWork, envelope: Envelope, event: EventData) -> None:

@@ -14,9 +14,9 @@ import asyncpg
 from opentelemetry import context as otel_context
 
 from services.intake import store
-from shared.consumer import TRANSIENT_ERRORS, apply_isolating
 from shared.contract.requests import RequestForAssistance
-from shared.outbox import UnitOfWork
+from shared.runtime.consumer import TRANSIENT_ERRORS, apply_isolating
+from shared.runtime.outbox import UnitOfWork
 
 log = logging.getLogger(__name__)
 _CONFLICT_ATTEMPTS = 3

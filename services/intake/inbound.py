@@ -11,10 +11,10 @@ from aiokafka.structs import ConsumerRecord
 from services.intake import store
 from services.intake.settings import IntakeSettings
 from services.intake.validation import parse_submission
-from shared.consumer import apply_isolating, dead_letter
 from shared.contract.envelope import Envelope
 from shared.contract.events import FieldError, SubmissionRejected
-from shared.outbox import UnitOfWork
+from shared.runtime.consumer import apply_isolating, dead_letter
+from shared.runtime.outbox import UnitOfWork
 
 _REJECTION_NAMESPACE = UUID("0b6c4a52-5f0e-4d7e-a1c9-2f5e8a9d3b17")
 

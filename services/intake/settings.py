@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from pydantic import Field
 
-from shared.settings import ServiceSettings
+from shared.runtime.settings import ServiceSettings
 
 
 class IntakeSettings(ServiceSettings):

@@ -12,7 +12,7 @@ from services.intake.status import StatusChange, agency_key
 from shared.contract.envelope import Envelope
 from shared.contract.events import RequestSubmitted
 from shared.contract.requests import RequestForAssistance
-from shared.outbox import UnitOfWork
+from shared.runtime.outbox import UnitOfWork
 
 SOURCE = "intake"
 

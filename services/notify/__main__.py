@@ -1,6 +1,6 @@
 from services.notify.app import create_app
 from services.notify.settings import NotifySettings
-from shared.service import configure_logging, serve
+from shared.runtime.service import configure_logging, serve
 
 configure_logging("notify")
 settings = NotifySettings()

@@ -13,9 +13,9 @@ from pydantic import BaseModel, Field
 
 from services.notify import store
 from services.notify.messages import Channel, Role
-from shared import auth
 from shared.contract.requests import ShortText
-from shared.service import runtime_of
+from shared.runtime import auth
+from shared.runtime.service import runtime_of
 
 router = APIRouter(
     prefix="/v1",

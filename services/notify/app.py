@@ -16,7 +16,7 @@ from services.notify.settings import NotifySettings
 from services.notify.smtp import SmtpSessions
 from shared.contract import topics
 from shared.contract.events import DeadLettered, NotificationFailed, NotificationSent
-from shared.service import ServiceRuntime, create_service_app
+from shared.runtime.service import ServiceRuntime, create_service_app
 
 
 def create_app(settings: NotifySettings | None = None) -> FastAPI:

@@ -17,10 +17,10 @@ from services.notify import store
 from services.notify.channels import Channels, DeliveryFailed
 from services.notify.messages import PlannedNotification, RenderError, render, retry_delay
 from services.notify.settings import NotifySettings
-from shared.consumer import TRANSIENT_ERRORS
 from shared.contract.envelope import Envelope
 from shared.contract.events import EVENT_MODELS, DeadLettered, NotificationFailed, NotificationSent
-from shared.outbox import UnitOfWork, unit_of_work
+from shared.runtime.consumer import TRANSIENT_ERRORS
+from shared.runtime.outbox import UnitOfWork, unit_of_work
 
 log = logging.getLogger(__name__)
 SOURCE = "notify"

@@ -11,7 +11,6 @@ import asyncpg
 
 from services.notify import store
 from services.notify.messages import Preferences, Recipient, RequestFacts, plan_notifications
-from shared.consumer import TRANSIENT_ERRORS, EventHandler
 from shared.contract.envelope import Envelope, EventData
 from shared.contract.events import (
     DeadlineMissed,
@@ -24,7 +23,8 @@ from shared.contract.events import (
     RequestSubmitted,
     parse_event,
 )
-from shared.outbox import UnitOfWork, unit_of_work
+from shared.runtime.consumer import TRANSIENT_ERRORS, EventHandler
+from shared.runtime.outbox import UnitOfWork, unit_of_work
 
 log = logging.getLogger(__name__)
 

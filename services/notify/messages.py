@@ -43,7 +43,6 @@ from uuid import UUID, uuid5
 import jinja2
 from pydantic import BaseModel, ConfigDict, JsonValue, field_validator
 
-from shared.contract.catalog import AgencyType, CriticalAssistance, Tier, TopicArea, Urgency
 from shared.contract.envelope import Envelope, EventData
 from shared.contract.events import (
     AgencySummary,
@@ -57,6 +56,7 @@ from shared.contract.events import (
     RequestRouted,
     RequestSubmitted,
 )
+from shared.contract.vocabulary import AgencyType, CriticalAssistance, Tier, TopicArea, Urgency
 
 Role = Literal["agency", "provider", "staff"]
 Channel = Literal["email", "webhook"]

@@ -2,7 +2,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from shared.settings import ServiceSettings
+from shared.runtime.settings import ServiceSettings
 
 
 class NotifySettings(ServiceSettings):

@@ -1,6 +1,6 @@
 from services.routing.app import create_app
 from services.routing.settings import RoutingSettings
-from shared.service import configure_logging, serve
+from shared.runtime.service import configure_logging, serve
 
 configure_logging("routing")
 settings = RoutingSettings()

@@ -1,6 +1,6 @@
 """Routing's staff API, version 1: override a routing decision, read a request's decision history, the registry.
 
-Every route needs a staff key (`Authorization: Bearer <key>`, shared/auth.py): decisions name agencies,
+Every route needs a staff key (`Authorization: Bearer <key>`, shared/runtime/auth.py): decisions name agencies,
 incidents' handling and staff's reasons.
 """
 
@@ -15,11 +15,11 @@ from services.routing import store
 from services.routing.handlers import EngagementStarted, UnknownRequest, reassign
 from services.routing.override import InvalidAssignment, NoRoom
 from services.routing.policy import ProviderRecord
-from shared.auth import Role, require
-from shared.contract.catalog import Tier
 from shared.contract.requests import LongText, ShortText
-from shared.outbox import unit_of_work
-from shared.service import runtime_of
+from shared.contract.vocabulary import Tier
+from shared.runtime.auth import Role, require
+from shared.runtime.outbox import unit_of_work
+from shared.runtime.service import runtime_of
 
 router = APIRouter(
     prefix="/v1",

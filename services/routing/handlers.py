@@ -7,8 +7,6 @@ from uuid import UUID
 from services.routing import store
 from services.routing.override import staff_decision
 from services.routing.policy import Decision, Policy, assign_in_tier, decide, queue_priority
-from shared.consumer import RejectEvent
-from shared.contract.catalog import Tier
 from shared.contract.envelope import Envelope
 from shared.contract.events import (
     AgencySummary,
@@ -21,7 +19,9 @@ from shared.contract.events import (
     RequestSubmitted,
 )
 from shared.contract.requests import RequestForAssistance
-from shared.outbox import UnitOfWork
+from shared.contract.vocabulary import Tier
+from shared.runtime.consumer import RejectEvent
+from shared.runtime.outbox import UnitOfWork
 
 SOURCE = "routing"
 

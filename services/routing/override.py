@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from services.routing.policy import Decision, ProviderLoad
-from shared.contract.catalog import Tier
+from shared.contract.vocabulary import Tier
 
 
 class InvalidAssignment(ValueError):

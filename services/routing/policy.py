@@ -14,9 +14,9 @@ from typing import Annotated, Any, Literal, Self, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
-from shared.contract.catalog import AgencyType, CriticalAssistance, SystemicIssue, Tier, TopicArea, Urgency
 from shared.contract.events import ProviderRef
 from shared.contract.requests import Agency, AssistanceWanted, Incident, RequestForAssistance, SystemicConcerns
+from shared.contract.vocabulary import AgencyType, CriticalAssistance, SystemicIssue, Tier, TopicArea, Urgency
 
 DATA_DIR = Path(__file__).parent / "data"
 POLICY_FILE = DATA_DIR / "policy.yaml"

@@ -26,7 +26,7 @@ from services.routing import store
 from services.routing.policy import Decision, Policy, PolicyError, ProviderLoad, decide, load_policy
 from services.routing.settings import RoutingSettings
 from shared.contract.requests import RequestForAssistance
-from shared.db import connect
+from shared.runtime.db import connect
 
 
 class Outcome(NamedTuple):

@@ -7,7 +7,7 @@ from uuid import UUID
 import asyncpg
 
 from services.routing.policy import Decision, ProviderLoad, ProviderRecord
-from shared.contract.catalog import Tier
+from shared.contract.vocabulary import Tier
 
 
 async def seed_providers(conn: asyncpg.Connection, records: Sequence[ProviderRecord]) -> None:

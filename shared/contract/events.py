@@ -9,9 +9,9 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contract import topics
-from shared.contract.catalog import AgencyType, Tier, TopicArea, Urgency
 from shared.contract.envelope import Envelope, EventData
 from shared.contract.requests import Agency, RequestForAssistance
+from shared.contract.vocabulary import AgencyType, Tier, TopicArea, Urgency
 
 
 class AgencySummary(BaseModel):

@@ -10,7 +10,7 @@ from typing import Annotated, Literal, Self
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
-from shared.contract.catalog import (
+from shared.contract.vocabulary import (
     STATES_AND_TERRITORIES,
     AgencyType,
     CriticalAssistance,

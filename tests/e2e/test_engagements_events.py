@@ -12,8 +12,8 @@ import pytest
 
 from shared.contract import topics
 from shared.contract.topics import TopicSpec
-from shared.stack.ports import free_port
-from shared.stack.runner import ServiceProcess
+from system.stack.ports import free_port
+from system.stack.runner import ServiceProcess
 from tests.support import SERVICE, STAFF, eventually, sample_request, topic_records
 
 pytestmark = pytest.mark.e2e

@@ -24,7 +24,7 @@ from services.notify.channels import DELIVERY_HEADER, SIGNATURE_HEADER
 from services.notify.messages import verify
 from services.routing.settings import RoutingSettings
 from shared.contract import topics
-from shared.stack.ports import free_port
+from system.stack.ports import free_port
 from tests.support import SERVICE, STAFF, eventually, sample_request
 
 pytestmark = pytest.mark.e2e

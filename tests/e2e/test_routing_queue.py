@@ -14,9 +14,9 @@ import yaml
 from aiokafka import AIOKafkaProducer
 
 from services.routing.policy import PROVIDERS_FILE
-from shared.contract.catalog import Tier
 from shared.contract.envelope import Envelope
 from shared.contract.events import EngagementClosed, ProviderRef
+from shared.contract.vocabulary import Tier
 from tests.support import SERVICE, STAFF, eventually, sample_request
 
 pytestmark = pytest.mark.e2e

@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from services.routing.policy import PROVIDERS_FILE
-from shared.stack.ports import free_port
-from shared.stack.runner import ServiceProcess
+from system.stack.ports import free_port
+from system.stack.runner import ServiceProcess
 from tests.support import SERVICE, eventually, sample_request
 
 pytestmark = pytest.mark.e2e

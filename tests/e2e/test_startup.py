@@ -7,9 +7,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shared.stack.kafka import KafkaBroker, fetch_kafka_jars
-from shared.stack.ports import free_port
-from shared.stack.runner import KAFKA_VERSION, ServiceProcess
+from system.stack.kafka import KafkaBroker, fetch_kafka_jars
+from system.stack.ports import free_port
+from system.stack.runner import KAFKA_VERSION, ServiceProcess
 from tests.support import eventually
 
 pytestmark = pytest.mark.e2e

@@ -13,9 +13,9 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import MessageSizeTooLargeError
 
-from shared.consumer import DEAD_LETTER_VALUE_LIMIT
 from shared.contract import topics
 from shared.contract.envelope import Envelope
+from shared.runtime.consumer import DEAD_LETTER_VALUE_LIMIT
 from tests.faults import chaos
 from tests.support import eventually, sample_request, topic_records
 

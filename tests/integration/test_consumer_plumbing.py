@@ -10,11 +10,11 @@ import asyncpg
 import pytest
 from aiokafka.structs import ConsumerRecord
 
-from shared.consumer import DEAD_LETTER_VALUE_LIMIT, EventConsumer, RejectEvent
 from shared.contract.envelope import Envelope
 from shared.contract.events import RequestQueued
-from shared.db import create_pool, migrate
-from shared.outbox import UnitOfWork, purge_published, unit_of_work
+from shared.runtime.consumer import DEAD_LETTER_VALUE_LIMIT, EventConsumer, RejectEvent
+from shared.runtime.db import create_pool, migrate
+from shared.runtime.outbox import UnitOfWork, purge_published, unit_of_work
 
 
 @pytest.fixture

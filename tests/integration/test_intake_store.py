@@ -9,7 +9,7 @@ import pytest
 from services.intake import store
 from services.intake.group_commit import GroupCommit, Submission
 from shared.contract.requests import RequestForAssistance
-from shared.outbox import unit_of_work
+from shared.runtime.outbox import unit_of_work
 from tests.support import sample_request, unique
 
 MIGRATIONS = Path(store.__file__).parent / "migrations"

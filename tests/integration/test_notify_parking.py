@@ -9,7 +9,7 @@ from services.notify import store
 from services.notify.handlers import Notifications
 from services.notify.messages import Preferences, RequestFacts
 from shared.contract.envelope import Envelope
-from shared.outbox import unit_of_work
+from shared.runtime.outbox import unit_of_work
 from tests.support import eventually
 from tests.unit.test_notify_messages import STAFF, opened, submitted
 

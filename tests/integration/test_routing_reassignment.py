@@ -12,12 +12,12 @@ import pytest
 from services.routing import store
 from services.routing.handlers import EngagementStarted, make_handlers, reassign
 from services.routing.policy import POLICY_FILE, PROVIDERS_FILE, load_policy, load_providers
-from shared.contract.catalog import Tier
 from shared.contract.envelope import Envelope
 from shared.contract.events import RequestSubmitted
 from shared.contract.requests import RequestForAssistance
-from shared.db import create_pool, migrate
-from shared.outbox import unit_of_work
+from shared.contract.vocabulary import Tier
+from shared.runtime.db import create_pool, migrate
+from shared.runtime.outbox import unit_of_work
 from tests.support import sample_request
 
 POLICY = load_policy(POLICY_FILE)

@@ -7,8 +7,8 @@ import pytest
 from fastapi import HTTPException
 from pydantic import ValidationError
 
-from shared.auth import DEV_API_KEYS, Principal, Role, authorize, identify
-from shared.settings import ServiceSettings
+from shared.runtime.auth import DEV_API_KEYS, Principal, Role, authorize, identify
+from shared.runtime.settings import ServiceSettings
 
 SECRET = "k-7f3a9c1e5b2d4f60"
 

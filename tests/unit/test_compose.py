@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shared.stack.runner import SERVICES, service_command
+from system.stack.runner import SERVICES, service_command
 
 COMPOSE_FILE = Path(__file__).parents[2] / "docker-compose.yml"
 SCALABLE = ("routing", "notify")

@@ -6,12 +6,12 @@ import re
 
 import pytest
 
-from shared.asyncapi import ASYNCAPI_DIR, asyncapi_document
 from shared.contract.envelope import Envelope
 from shared.contract.events import EVENT_MODELS, UPCASTERS, RequestRouted, UnknownEvent, parse_event
 from shared.contract.schemas import breaking_changes, current_schemas, published_schemas
 from shared.contract.topics import CATALOG
-from shared.stack.runner import SERVICES
+from system.asyncapi import ASYNCAPI_DIR, asyncapi_document
+from system.stack.runner import SERVICES
 
 _VERSIONED = re.compile(r"^(\w+)\.v(\d+)\.json$")
 

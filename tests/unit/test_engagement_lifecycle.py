@@ -29,7 +29,7 @@ from services.engagements.lifecycle import (
     next_deadline,
     record_milestone,
 )
-from shared.contract.catalog import CriticalAssistance, Tier
+from shared.contract.vocabulary import CriticalAssistance, Tier
 
 CRI_TAC, CRITICAL_RESPONSE, ASSESSMENT = Tier.CRI_TAC, Tier.CRITICAL_RESPONSE, Tier.ORGANIZATIONAL_ASSESSMENT
 OPENED = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)

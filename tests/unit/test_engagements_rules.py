@@ -6,7 +6,7 @@ import pytest
 
 from services.engagements.deadlines import DeadlineClock
 from services.engagements.lifecycle import DEFAULT_DEADLINES, InvalidTransition, Milestone, escalate, load_deadlines
-from shared.contract.catalog import Tier
+from shared.contract.vocabulary import Tier
 
 OPENED = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 

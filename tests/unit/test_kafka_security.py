@@ -3,8 +3,8 @@
 import pytest
 from faststream.security import SASLScram512
 
-from shared.broker import kafka_client_options, kafka_security
-from shared.settings import ServiceSettings
+from shared.runtime.broker import kafka_client_options, kafka_security
+from shared.runtime.settings import ServiceSettings
 
 
 def settings(**values) -> ServiceSettings:

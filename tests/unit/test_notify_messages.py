@@ -24,7 +24,6 @@ from services.notify.messages import (
     verify,
     webhook_body,
 )
-from shared.contract.catalog import AgencyType, CriticalAssistance, Tier, TopicArea, Urgency
 from shared.contract.envelope import Envelope, EventData
 from shared.contract.events import (
     AgencySummary,
@@ -42,6 +41,7 @@ from shared.contract.events import (
     RequestSubmitted,
 )
 from shared.contract.requests import Agency, AssistanceWanted, Contact, Incident, RequestForAssistance
+from shared.contract.vocabulary import AgencyType, CriticalAssistance, Tier, TopicArea, Urgency
 
 NOW = datetime(2026, 3, 2, 15, 30, tzinfo=UTC)
 INCIDENT = "Officer-involved shooting at a traffic stop on Elm Street; the family has not yet been told."

@@ -6,7 +6,7 @@ import pytest
 
 from services.routing.override import InvalidAssignment, NoRoom, staff_decision
 from services.routing.policy import PROVIDERS_FILE, ProviderLoad, load_providers
-from shared.contract.catalog import Tier
+from shared.contract.vocabulary import Tier
 
 TODAY = date(2026, 6, 1)
 PROVIDERS = load_providers(PROVIDERS_FILE)

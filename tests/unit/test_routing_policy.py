@@ -25,8 +25,8 @@ from services.routing.policy import (
     load_providers,
     queue_priority,
 )
-from shared.contract.catalog import AgencyType, CriticalAssistance, SystemicIssue, Tier, TopicArea, Urgency
 from shared.contract.requests import Agency, RequestForAssistance
+from shared.contract.vocabulary import AgencyType, CriticalAssistance, SystemicIssue, Tier, TopicArea, Urgency
 
 TODAY = date(2026, 6, 1)
 POLICY = load_policy(POLICY_FILE)

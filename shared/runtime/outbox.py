@@ -11,11 +11,11 @@ from typing import Protocol
 
 import asyncpg
 
-from shared import metrics
 from shared.contract.envelope import Envelope
 from shared.contract.events import EVENT_MODELS
-from shared.db import connect
-from shared.tracing import trace_headers
+from shared.runtime import metrics
+from shared.runtime.db import connect
+from shared.runtime.tracing import trace_headers
 
 log = logging.getLogger(__name__)
 

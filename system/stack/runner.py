@@ -15,12 +15,12 @@ from pathlib import Path
 
 import httpx
 
-from shared.broker import ensure_topics
-from shared.settings import BrokerKind
-from shared.stack.kafka import KafkaBroker, fetch_kafka_jars
-from shared.stack.ports import free_port, port_open, terminate, wait_until
-from shared.stack.postgres import EmbeddedPostgres
-from shared.stack.tansu import TansuBroker
+from shared.runtime.broker import ensure_topics
+from shared.runtime.settings import BrokerKind
+from system.stack.kafka import KafkaBroker, fetch_kafka_jars
+from system.stack.ports import free_port, port_open, terminate, wait_until
+from system.stack.postgres import EmbeddedPostgres
+from system.stack.tansu import TansuBroker
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ class Infrastructure:
                 [
                     sys.executable,
                     "-m",
-                    "shared.stack.mailsink",
+                    "system.stack.mailsink",
                     "--port",
                     str(self.smtp_port),
                     "--maildir",

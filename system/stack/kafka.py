@@ -25,7 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from shared.stack.ports import free_port
+from system.stack.ports import free_port
 
 log = logging.getLogger(__name__)
 

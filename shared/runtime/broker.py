@@ -13,10 +13,10 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.security import parse_security
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
-from shared import metrics
-from shared.consumer import TRANSIENT_ERRORS, BatchApplier
 from shared.contract.topics import CATALOG, TopicSpec
-from shared.settings import BrokerKind, ServiceSettings
+from shared.runtime import metrics
+from shared.runtime.consumer import TRANSIENT_ERRORS, BatchApplier
+from shared.runtime.settings import BrokerKind, ServiceSettings
 
 log = logging.getLogger(__name__)
 

@@ -8,13 +8,12 @@ from typing import Any
 
 from faststream.specification import AsyncAPI
 
-from shared.stack.runner import SERVICES
+from system.stack.runner import SERVICES
 
 ASYNCAPI_DIR = Path(__file__).parents[1] / "docs" / "asyncapi"
 
 
 def asyncapi_document(service: str) -> dict[str, Any]:
-    # Imported by name: shared never depends on a service, it only documents what one declares.
     app = importlib.import_module(f"services.{service}.app").create_app()
     spec = AsyncAPI(app.state.runtime.broker, title=f"CRI Exchange {service}", version="1.0.0")
     return json.loads(spec.to_specification().to_json())

