@@ -1,6 +1,7 @@
 from services.engagements.app import create_app
 from services.engagements.settings import EngagementsSettings
-from shared.runtime.service import configure_logging, serve
+from shared.runtime.http import serve
+from shared.runtime.logs import configure_logging
 
 configure_logging("engagements")
 settings = EngagementsSettings()

@@ -20,8 +20,8 @@ from services.engagements.deadlines import DeadlineClock
 from shared.contract.requests import LongText, ShortText
 from shared.contract.vocabulary import Tier
 from shared.runtime.auth import Principal, Role, forbidden, require
+from shared.runtime.http import runtime_of
 from shared.runtime.outbox import UnitOfWork, unit_of_work
-from shared.runtime.service import runtime_of
 
 router = APIRouter(
     prefix="/v1",

@@ -21,7 +21,8 @@ from shared.contract.events import (
     EngagementStatusChanged,
     MilestoneReached,
 )
-from shared.runtime.service import ServiceRuntime, create_service_app
+from shared.runtime.http import create_service_app
+from shared.runtime.lifecycle import ServiceRuntime
 
 
 def create_app(settings: EngagementsSettings | None = None) -> FastAPI:

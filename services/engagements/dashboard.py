@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 
 from services.engagements import store
 from shared.runtime.auth import Role, authorize, require
-from shared.runtime.service import runtime_of
+from shared.runtime.http import runtime_of
 
 _COOKIE = "cri_dashboard_key"
 _staff = require(Role.STAFF, cookie=_COOKIE)

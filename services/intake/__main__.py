@@ -1,6 +1,7 @@
 from services.intake.app import create_app
 from services.intake.settings import IntakeSettings
-from shared.runtime.service import configure_logging, serve
+from shared.runtime.http import serve
+from shared.runtime.logs import configure_logging
 
 configure_logging("intake")
 settings = IntakeSettings()

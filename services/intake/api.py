@@ -21,7 +21,7 @@ from services.intake.status import agency_key
 from services.intake.validation import MAX_KEY_CHARS
 from shared.contract.requests import RequestForAssistance
 from shared.runtime.auth import Principal, Role, forbidden, require
-from shared.runtime.service import runtime_of
+from shared.runtime.http import runtime_of
 
 router = APIRouter(
     prefix="/v1",

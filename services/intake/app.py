@@ -26,8 +26,9 @@ from shared.contract.events import (
     SubmissionRejected,
 )
 from shared.runtime.consumer import EventHandler
+from shared.runtime.http import create_service_app
+from shared.runtime.lifecycle import ServiceRuntime
 from shared.runtime.outbox import UnitOfWork
-from shared.runtime.service import ServiceRuntime, create_service_app
 
 
 async def _track_status(uow: UnitOfWork, envelope: Envelope, event: EventData) -> None:

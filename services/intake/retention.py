@@ -5,7 +5,7 @@ import logging
 
 from services.intake import store
 from services.intake.settings import IntakeSettings
-from shared.runtime.service import ServiceRuntime
+from shared.runtime.lifecycle import ServiceRuntime
 
 log = logging.getLogger(__name__)
 

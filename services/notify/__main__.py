@@ -1,6 +1,7 @@
 from services.notify.app import create_app
 from services.notify.settings import NotifySettings
-from shared.runtime.service import configure_logging, serve
+from shared.runtime.http import serve
+from shared.runtime.logs import configure_logging
 
 configure_logging("notify")
 settings = NotifySettings()

@@ -15,7 +15,7 @@ from services.notify import store
 from services.notify.messages import Channel, Role
 from shared.contract.requests import ShortText
 from shared.runtime import auth
-from shared.runtime.service import runtime_of
+from shared.runtime.http import runtime_of
 
 router = APIRouter(
     prefix="/v1",

@@ -16,7 +16,8 @@ from services.notify.settings import NotifySettings
 from services.notify.smtp import SmtpSessions
 from shared.contract import topics
 from shared.contract.events import DeadLettered, NotificationFailed, NotificationSent
-from shared.runtime.service import ServiceRuntime, create_service_app
+from shared.runtime.http import create_service_app
+from shared.runtime.lifecycle import ServiceRuntime
 
 
 def create_app(settings: NotifySettings | None = None) -> FastAPI:

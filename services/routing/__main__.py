@@ -1,6 +1,7 @@
 from services.routing.app import create_app
 from services.routing.settings import RoutingSettings
-from shared.runtime.service import configure_logging, serve
+from shared.runtime.http import serve
+from shared.runtime.logs import configure_logging
 
 configure_logging("routing")
 settings = RoutingSettings()

@@ -18,8 +18,8 @@ from services.routing.policy import ProviderRecord
 from shared.contract.requests import LongText, ShortText
 from shared.contract.vocabulary import Tier
 from shared.runtime.auth import Role, require
+from shared.runtime.http import runtime_of
 from shared.runtime.outbox import unit_of_work
-from shared.runtime.service import runtime_of
 
 router = APIRouter(
     prefix="/v1",

@@ -10,7 +10,8 @@ from services.routing.policy import load_policy, load_providers
 from services.routing.settings import RoutingSettings
 from shared.contract import topics
 from shared.contract.events import RequestNeedsReview, RequestQueued, RequestRouted
-from shared.runtime.service import ServiceRuntime, create_service_app
+from shared.runtime.http import create_service_app
+from shared.runtime.lifecycle import ServiceRuntime
 
 
 def create_app(settings: RoutingSettings | None = None) -> FastAPI:

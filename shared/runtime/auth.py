@@ -15,6 +15,8 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from shared.contract.validation import describe
+
 
 class Role(StrEnum):
     AGENCY = "agency"
@@ -57,8 +59,7 @@ def parse_api_keys(value: Any) -> dict[str, Principal]:
         try:
             principals[key] = principal if isinstance(principal, Principal) else Principal.model_validate(principal)
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors())
-            raise ValueError(f"CRI_API_KEYS entry {number}: {problems}") from None
+            raise ValueError(f"CRI_API_KEYS entry {number}: {describe(exc)}") from None
     return principals
 
 

@@ -15,6 +15,7 @@ from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLS
 
 from shared.contract.topics import CATALOG, TopicSpec
 from shared.runtime import metrics
+from shared.runtime.backoff import Backoff, retry
 from shared.runtime.consumer import TRANSIENT_ERRORS, BatchApplier
 from shared.runtime.settings import BrokerKind, ServiceSettings
 
@@ -93,7 +94,8 @@ def subscribe(
     has committed); if it raises (a transient failure), the consumer seeks back and the batch comes again.
     """
 
-    failures = [0]
+    # Before a batch is redelivered after a transient failure, so an outage is not a hot loop.
+    backoff = Backoff(first_s=0.5, cap_s=30.0)
 
     async def _raw(_message: object) -> None:
         return None  # records are decoded by EventConsumer, which dead-letters what it cannot read
@@ -119,13 +121,10 @@ def subscribe(
                 await applier().apply_batch(records)
         except TRANSIENT_ERRORS as exc:
             metrics.BATCH_ERRORS.labels(service).inc()
-            # Back off before the batch is redelivered, so an outage is not a hot loop.
-            failures[0] += 1
-            delay = min(30.0, 0.25 * 2 ** failures[0])
-            log.warning("%s: transient failure (%r); batch redelivered in %.1fs", service, exc, delay)
-            await asyncio.sleep(delay)
+            delay = await backoff.wait()
+            log.warning("%s: transient failure (%r); batch redelivered after %.1fs", service, exc, delay)
             raise
-        failures[0] = 0
+        backoff.succeeded()
 
 
 async def ensure_topics(
@@ -153,24 +152,16 @@ async def ensure_topics(
 
 async def start_with_retry(broker: KafkaBroker, settings: ServiceSettings, *, attempts: int | None = None) -> None:
     """Start the broker client, saying clearly that the broker is unreachable and retrying, not crash-looping."""
-    bootstrap_servers = settings.kafka_bootstrap_servers
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            await ensure_topics(bootstrap_servers, client_options=kafka_client_options(settings))
-            await broker.start()
-            return
-        except (KafkaConnectionError, KafkaError, OSError) as exc:
-            if attempts is not None and attempt >= attempts:
-                raise
-            delay = min(10.0, 0.5 * 2**attempt)
-            log.error(
-                "Kafka broker at %s is unreachable (%s); retrying in %.1fs (attempt %d)",
-                bootstrap_servers,
-                exc,
-                delay,
-                attempt,
-            )
-            await broker.stop()
-            await asyncio.sleep(delay)
+
+    async def start() -> None:
+        await ensure_topics(settings.kafka_bootstrap_servers, client_options=kafka_client_options(settings))
+        await broker.start()
+
+    await retry(
+        start,
+        transient=(KafkaConnectionError, KafkaError, OSError),
+        what=f"Kafka broker at {settings.kafka_bootstrap_servers}",
+        log=log,
+        attempts=attempts,
+        between=broker.stop,
+    )

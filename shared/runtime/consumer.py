@@ -13,7 +13,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol, TypeVar
-from uuid import UUID, uuid5
+from uuid import UUID
 
 import asyncpg
 from aiokafka.structs import ConsumerRecord
@@ -22,6 +22,8 @@ from pydantic import ValidationError
 
 from shared.contract.envelope import Envelope, EventData
 from shared.contract.events import DeadLettered, UnknownEvent, parse_event
+from shared.contract.ids import derived_id
+from shared.contract.validation import describe
 from shared.runtime import metrics
 from shared.runtime.outbox import UnitOfWork, unit_of_work
 from shared.runtime.tracing import span
@@ -93,7 +95,7 @@ class EventConsumer:
             try:
                 envelope = Envelope.model_validate_json(record.value or b"")
             except ValidationError as exc:
-                dead.append((record, f"not a valid event envelope: {_first_errors(exc)}"))
+                dead.append((record, f"not a valid event envelope: {describe(exc, limit=3)}"))
                 continue
             if envelope.type not in self._handlers:
                 continue  # another service's event on a shared topic
@@ -102,7 +104,7 @@ class EventConsumer:
             except UnknownEvent as exc:
                 dead.append((record, str(exc)))
             except ValidationError as exc:
-                dead.append((record, f"invalid {envelope.type} v{envelope.version}: {_first_errors(exc)}"))
+                dead.append((record, f"invalid {envelope.type} v{envelope.version}: {describe(exc, limit=3)}"))
         return deliveries, dead
 
     async def _apply(self, uow: UnitOfWork, deliveries: Sequence[Delivery]) -> None:
@@ -195,7 +197,9 @@ def dead_letter_envelope(consumer: str, record: ConsumerRecord, reason: str) -> 
         dead_lettered_at=datetime.now(UTC),
     )
     envelope = Envelope.wrap(data, source=consumer, correlation_id=headers.get("correlation-id", "dead-letter"))
-    event_id = uuid5(_DEAD_LETTER_NAMESPACE, f"{consumer}:{record.topic}:{record.partition}:{record.offset}")
+    event_id = derived_id(
+        _DEAD_LETTER_NAMESPACE, consumer, record.topic, record.partition, record.offset, separator=":"
+    )
     return envelope.model_copy(update={"event_id": event_id})
 
 
@@ -213,9 +217,3 @@ def _headers(record: ConsumerRecord) -> dict[str, str]:
 
 def _b64(raw: bytes | None) -> str | None:
     return None if raw is None else base64.b64encode(raw).decode()
-
-
-def _first_errors(exc: ValidationError, limit: int = 3) -> str:
-    return "; ".join(
-        f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in exc.errors(include_url=False)[:limit]
-    )

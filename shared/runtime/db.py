@@ -22,6 +22,16 @@ def _migrations(folder: Path, prefix: str) -> list[tuple[str, str]]:
     return found
 
 
+def _all_migrations(schema: str, migrations_dir: Path) -> list[tuple[str, str]]:
+    return _migrations(_PLUMBING_MIGRATIONS, "shared") + _migrations(migrations_dir, schema)
+
+
+async def pending_migrations(conn: asyncpg.Connection, schema: str, migrations_dir: Path) -> list[str]:
+    """The migrations this code needs that the schema has not recorded (a restored or foreign database)."""
+    done = {r["version"] for r in await conn.fetch(f'SELECT version FROM "{schema}".schema_migrations')}
+    return [version for version, _ in _all_migrations(schema, migrations_dir) if version not in done]
+
+
 async def migrate(database_url: str, schema: str, migrations_dir: Path) -> list[str]:
     """Create the service's schema and apply its pending migrations (plumbing first), once, under a lock."""
     conn = await asyncpg.connect(database_url)
@@ -37,7 +47,7 @@ async def migrate(database_url: str, schema: str, migrations_dir: Path) -> list[
             )
             done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
             applied = []
-            for version, sql in _migrations(_PLUMBING_MIGRATIONS, "shared") + _migrations(migrations_dir, schema):
+            for version, sql in _all_migrations(schema, migrations_dir):
                 if version in done:
                     continue
                 async with conn.transaction():

@@ -14,6 +14,7 @@ import asyncpg
 from shared.contract.envelope import Envelope
 from shared.contract.events import EVENT_MODELS
 from shared.runtime import metrics
+from shared.runtime.backoff import Backoff
 from shared.runtime.db import connect
 from shared.runtime.tracing import trace_headers
 
@@ -114,19 +115,18 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Relay until cancelled, reconnecting after database or broker failures."""
-        failures = 0
+        backoff = Backoff(first_s=0.2)
         while True:
             try:
                 await self._lead_and_relay()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure: back off, reconnect, go on relaying
-                failures += 1
-                delay = min(10.0, 0.2 * 2**failures)
+                delay = backoff.failed()
                 log.warning("outbox relay for %s: %s; retrying in %.1fs", self._schema, exc, delay)
                 await asyncio.sleep(delay)
             else:
-                failures = 0
+                backoff.succeeded()
 
     async def _lead_and_relay(self) -> None:
         conn = await connect(self._database_url, self._schema)

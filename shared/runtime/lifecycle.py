@@ -1,34 +1,24 @@
-"""What every service process does the same way: migrate its schema, open its pool, start its broker client,
-subscribers and outbox relay, serve HTTP (health, its API), and stop cleanly."""
+"""The life of one service process: migrate its schema, open its pool, start its broker client, subscribers,
+outbox relay and background tasks (kept alive by a supervisor), sample its gauges, report readiness, stop cleanly."""
 
 import asyncio
 import logging
-import os
-import signal
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager, suppress
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import suppress
 from pathlib import Path
 
 import asyncpg
-import uvicorn
-from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
-from fastapi.telemetry import TelemetryConfig
 from faststream.kafka import KafkaBroker
-from opentelemetry.trace import SpanKind
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pythonjsonlogger.json import JsonFormatter
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.contract.envelope import EventData
 from shared.contract.topics import TopicSpec
 from shared.runtime import metrics
+from shared.runtime.backoff import retry
 from shared.runtime.broker import BrokerPublisher, make_broker, start_with_retry, subscribe
-from shared.runtime.consumer import TRANSIENT_ERRORS, BatchApplier, EventConsumer, EventHandler, correlation_id
-from shared.runtime.db import create_pool, migrate
+from shared.runtime.consumer import TRANSIENT_ERRORS, BatchApplier, EventConsumer, EventHandler
+from shared.runtime.db import create_pool, migrate, pending_migrations
 from shared.runtime.outbox import OutboxRelay, backlog
 from shared.runtime.settings import ServiceSettings
-from shared.runtime.tracing import current_trace_id, setup_tracing, span
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +90,12 @@ class ServiceRuntime:
         self._background.append(task)
 
     async def start(self) -> None:
-        await self._retry(lambda: migrate(self.settings.database_url, self.name, self.migrations_dir), "PostgreSQL")
+        await retry(
+            lambda: migrate(self.settings.database_url, self.name, self.migrations_dir),
+            transient=TRANSIENT_ERRORS,
+            what=f"{self.name}: PostgreSQL",
+            log=log,
+        )
         self._pool = await create_pool(self.settings.database_url, self.name, self.settings.db_pool_size)
         for step in self._on_start:
             await step(self)
@@ -169,161 +164,17 @@ class ServiceRuntime:
                 log.debug("%s: gauge sampling failed: %r", self.name, exc)
             await asyncio.sleep(every_s)
 
-    async def _retry(self, attempt: Callable[[], Awaitable[object]], what: str) -> None:
-        failures = 0
-        while True:
-            try:
-                await attempt()
-                return
-            except TRANSIENT_ERRORS as exc:
-                failures += 1
-                delay = min(10.0, 0.5 * 2**failures)
-                log.error("%s: %s unreachable (%s); retrying in %.1fs", self.name, what, exc, delay)
-                await asyncio.sleep(delay)
-
     async def is_ready(self) -> tuple[bool, dict[str, str]]:
         if not self.ready:
             return False, {"startup": "waiting for PostgreSQL, migrations and the broker"}
         checks: dict[str, str] = {}
         try:
             async with self.pool.acquire(timeout=2) as conn:
-                await conn.fetchval("SELECT 1")
+                pending = await pending_migrations(conn, self.name, self.migrations_dir)
             checks["database"] = "ok"
+            checks["migrations"] = "applied" if not pending else f"pending: {', '.join(pending)}"
         except Exception as exc:  # noqa: BLE001 - readiness reports any failure
             checks["database"] = f"unreachable: {exc!r}"
+            checks["migrations"] = "unknown: the database is unreachable"
         checks["broker"] = "ok" if await self.broker.ping(timeout=2) else "unreachable"
-        checks["migrations"] = "applied" if self.ready else "pending"
         return all(v in ("ok", "applied") for v in checks.values()), checks
-
-
-def create_service_app(runtime: ServiceRuntime, *, title: str, description: str, version: str = "1.0.0") -> FastAPI:
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        # Serve health at once; the service itself starts when PostgreSQL and the broker answer.
-        starting = asyncio.create_task(runtime.start(), name=f"{runtime.name}-start")
-        starting.add_done_callback(_exit_if_failed)
-        try:
-            yield
-        finally:
-            starting.cancel()
-            with suppress(asyncio.CancelledError):
-                await starting
-            await runtime.stop()
-
-    # FastAPI's own telemetry is off: _TraceAndGate opens the one server span per request, and FastAPI would add
-    # a second one plus a span per dependency (a tenth of intake's time per request).
-    no_native_telemetry: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
-    app = FastAPI(
-        title=title, description=description, version=version, lifespan=lifespan, telemetry=no_native_telemetry
-    )
-    app.state.runtime = runtime
-
-    app.add_middleware(_TraceAndGate, runtime=runtime)
-    app.add_exception_handler(asyncpg.DataError, _data_refused)
-
-    @app.get("/health/live", tags=["health"])
-    async def live() -> dict[str, str]:
-        return {"status": "alive", "service": runtime.name}
-
-    @app.get("/metrics", tags=["health"], include_in_schema=False)
-    async def prometheus_metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
-    @app.get("/health/ready", tags=["health"])
-    async def ready(response: Response) -> dict[str, object]:
-        ok, checks = await runtime.is_ready()
-        response.status_code = 200 if ok else 503
-        return {"status": "ready" if ok else "not ready", "service": runtime.name, "checks": checks}
-
-    return app
-
-
-_ALWAYS_SERVED = ("/health", "/metrics", "/docs", "/openapi.json")
-
-
-class _TraceAndGate:
-    """Pure ASGI middleware (cheaper than BaseHTTPMiddleware): a server span per HTTP request, continuing the
-    caller's trace; 503 for the API while the service is still starting."""
-
-    def __init__(self, app: ASGIApp, runtime: ServiceRuntime) -> None:
-        self.app = app
-        self.runtime = runtime
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path = scope["path"]
-        if not self.runtime.ready and not path.startswith(_ALWAYS_SERVED):
-            starting = JSONResponse(
-                {"detail": f"{self.runtime.name} is starting: waiting for PostgreSQL and the broker"},
-                status_code=503,
-                headers={"Retry-After": "2"},
-            )
-            await starting(scope, receive, send)
-            return
-        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
-        with span(f"{scope['method']} {path}", headers, SpanKind.SERVER):
-            await self.app(scope, receive, send)
-
-
-async def _data_refused(_request: Request, exc: Exception) -> JSONResponse:
-    """A value PostgreSQL refuses (SQLSTATE class 22: out of range, bad encoding...) came from the caller: a 422
-    naming the problem, never a 500. The models bound what they can; this is the net under them."""
-    return JSONResponse({"detail": f"value not accepted: {exc}"}, status_code=422)
-
-
-def _exit_if_failed(starting: asyncio.Task) -> None:
-    """A start that fails for good (not an outage, which is retried) must not leave a live, useless process."""
-    if not starting.cancelled() and starting.exception() is not None:
-        log.critical("start failed: %r; exiting", starting.exception(), exc_info=starting.exception())
-        os.kill(os.getpid(), signal.SIGTERM)
-
-
-def runtime_of(request: Request) -> ServiceRuntime:
-    return request.app.state.runtime
-
-
-class _ServiceContext(logging.Filter):
-    """Stamps every record with the service and the correlation id of the request being worked on."""
-
-    def __init__(self, service: str) -> None:
-        super().__init__()
-        self.service = service
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.service = self.service
-        record.correlation_id = correlation_id.get()
-        record.trace_id = current_trace_id()
-        return True
-
-
-def configure_logging(service: str) -> None:
-    """Plain lines for people; JSON lines (CRI_LOG_FORMAT=json) for log pipelines."""
-    handler = logging.StreamHandler()
-    handler.addFilter(_ServiceContext(service))
-    if os.environ.get("CRI_LOG_FORMAT") == "json":
-        handler.setFormatter(
-            JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s %(service)s %(correlation_id)s %(trace_id)s")
-        )
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(service)s %(levelname)s %(name)s: %(message)s"))
-    # CRI_LOG_LEVEL=DEBUG opens up the project's own loggers, not the chatty client libraries'.
-    logging.basicConfig(level=logging.INFO, handlers=[handler])
-    for project_logger in ("shared", "services"):
-        logging.getLogger(project_logger).setLevel(os.environ.get("CRI_LOG_LEVEL", "INFO"))
-
-
-def serve(app: FastAPI, settings: ServiceSettings) -> None:
-    """Run one service process until SIGINT/SIGTERM; uvicorn runs the lifespan shutdown on either."""
-    setup_tracing(app.state.runtime.name)
-    uvicorn.run(
-        app,
-        host=settings.http_host,
-        port=settings.http_port,
-        log_level="warning",
-        timeout_graceful_shutdown=10,
-        # libuv's loop and the C HTTP parser: a service spends much of its CPU in the event loop and in HTTP.
-        loop="uvloop",
-        http="httptools",
-    )
