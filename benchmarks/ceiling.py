@@ -6,12 +6,14 @@ size, each hop its own OS process like the services:
 - naive: one message at a time, each in its own PostgreSQL transaction (inbox insert, state upsert, outbox
   insert), then published and acknowledged, then its offset committed.
 
-Run a hop alone: `python -m benchmarks.ceiling relay SRC DST COUNT --bootstrap ... [--database-url ...]`.
+Run a hop alone: `python -m benchmarks.ceiling relay SRC DST COUNT [--database-url ...]`, the broker and its
+login in the CRI_KAFKA_* variables.
 """
 
 import argparse
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import time
@@ -24,7 +26,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from benchmarks.drivers import paced, producer
 from benchmarks.stats import latency, throughput
-from shared.runtime.settings import BrokerKind
+from shared.runtime.settings import BrokerKind, ServiceSettings
+from system.ops import kafka_client, login_env
 
 HOPS = 4
 # Messages through the chain before the measured ones, like the pipeline's warm-up: new topics' leaders,
@@ -44,15 +47,18 @@ def topic_names(run_id: str, mode: str) -> list[str]:
 
 
 async def _hop(args: argparse.Namespace) -> None:
+    kafka = ServiceSettings()
     consumer = AIOKafkaConsumer(
         args.src,
-        bootstrap_servers=args.bootstrap,
-        group_id=f"{args.src}.hop",
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        max_poll_records=500,
+        **kafka_client(
+            kafka,
+            group_id=f"{args.src}.hop",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=500,
+        ),
     )
-    client = producer(args.bootstrap, BrokerKind(args.broker_kind))
+    client = producer(kafka, BrokerKind(args.broker_kind))
     conn = await asyncpg.connect(args.database_url) if args.mode == "naive" else None
     await consumer.start()
     await client.start()
@@ -104,8 +110,8 @@ async def _naive_apply(conn: asyncpg.Connection, record, dst: str) -> None:
         )
 
 
-async def create_topics(bootstrap: str, names: list[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="cri-bench")
+async def create_topics(kafka: ServiceSettings, names: list[str]) -> None:
+    admin = AIOKafkaAdminClient(**kafka_client(kafka, client_id="cri-bench"))
     await admin.start()
     try:
         # Like the pipeline: the inbound topic has 6 partitions, the internal ones 12.
@@ -114,8 +120,8 @@ async def create_topics(bootstrap: str, names: list[str]) -> None:
         await admin.close()
 
 
-async def delete_topics(bootstrap: str, names: list[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="cri-bench")
+async def delete_topics(kafka: ServiceSettings, names: list[str]) -> None:
+    admin = AIOKafkaAdminClient(**kafka_client(kafka, client_id="cri-bench"))
     await admin.start()
     try:
         with suppress(Exception):  # tidying only; a broker that cannot delete keeps them
@@ -127,7 +133,7 @@ async def delete_topics(bootstrap: str, names: list[str]) -> None:
 async def run_chain(
     mode: str,
     *,
-    bootstrap: str,
+    kafka: ServiceSettings,
     broker_kind: BrokerKind,
     database_url: str,
     run_id: str,
@@ -138,7 +144,7 @@ async def run_chain(
     """Relay `count` messages of `size` bytes through HOPS hop processes; latency and throughput from the
     first topic's send times to the last topic's record timestamps."""
     names = topic_names(run_id, mode)
-    await create_topics(bootstrap, names)
+    await create_topics(kafka, names)
     if mode == "naive":
         conn = await asyncpg.connect(database_url)
         try:
@@ -148,7 +154,8 @@ async def run_chain(
     hops = [
         subprocess.Popen(
             [sys.executable, "-m", "benchmarks.ceiling", mode, names[i], names[i + 1], str(WARMUP + count)]
-            + ["--bootstrap", bootstrap, "--broker-kind", broker_kind.value, "--database-url", database_url],
+            + ["--broker-kind", broker_kind.value, "--database-url", database_url],
+            env={**os.environ, **login_env(kafka)},
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -159,13 +166,13 @@ async def run_chain(
             assert hop.stdout is not None
             await asyncio.to_thread(hop.stdout.readline)  # "ready": its partitions are assigned
         sink = AIOKafkaConsumer(
-            names[-1], bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+            names[-1], **kafka_client(kafka, auto_offset_reset="earliest", enable_auto_commit=False)
         )
         await sink.start()
         sent: dict[bytes, float] = {}
         arrived: dict[bytes, float] = {}
         payload = json.dumps({"pad": "x" * max(size - 12, 0)}).encode()
-        client = producer(bootstrap, broker_kind)
+        client = producer(kafka, broker_kind)
         await client.start()
         try:
 
@@ -205,7 +212,7 @@ async def run_chain(
                 hop.wait(timeout=10)
             if hop.poll() is None:
                 hop.kill()
-        await delete_topics(bootstrap, names)
+        await delete_topics(kafka, names)
     durations = [arrived[k] - sent[k] for k in arrived if k in sent]
     return {
         "completed": len(arrived),
@@ -220,7 +227,6 @@ def main() -> None:
     parser.add_argument("src")
     parser.add_argument("dst")
     parser.add_argument("count", type=int)
-    parser.add_argument("--bootstrap", required=True)
     parser.add_argument("--broker-kind", default=BrokerKind.KAFKA.value)
     parser.add_argument("--database-url", default="")
     uvloop.run(_hop(parser.parse_args()))  # like the services

@@ -11,7 +11,8 @@ from aiokafka import AIOKafkaConsumer
 
 from benchmarks.stats import Trace
 from shared.contract.topics import ENGAGEMENTS, NOTIFICATIONS, REQUESTS
-from system.ops import partitions_of
+from shared.runtime.settings import ServiceSettings
+from system.ops import kafka_client, partitions_of
 
 # Event type -> the Trace fields it fills (occurred_at, record timestamp).
 _POINTS = {
@@ -22,8 +23,8 @@ _POINTS = {
 
 
 class EventCollector:
-    def __init__(self, bootstrap: str) -> None:
-        self._bootstrap = bootstrap
+    def __init__(self, kafka: ServiceSettings) -> None:
+        self._kafka = kafka
         self.traces: dict[str, Trace] = defaultdict(Trace)
         self.submitted_sizes: list[int] = []
         self._consumer: AIOKafkaConsumer | None = None
@@ -32,10 +33,10 @@ class EventCollector:
     async def start(self) -> None:
         """Start reading at the end of each topic, so only events from now on are counted."""
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap, enable_auto_commit=False, client_id="cri-bench-collector"
+            **kafka_client(self._kafka, enable_auto_commit=False, client_id="cri-bench-collector")
         )
         await self._consumer.start()
-        partitions = await partitions_of(self._bootstrap, [REQUESTS.name, ENGAGEMENTS.name, NOTIFICATIONS.name])
+        partitions = await partitions_of(self._kafka, [REQUESTS.name, ENGAGEMENTS.name, NOTIFICATIONS.name])
         self._consumer.assign(partitions)
         await self._consumer.seek_to_end(*partitions)
         for tp in partitions:

@@ -14,7 +14,8 @@ from aiokafka import AIOKafkaProducer
 from benchmarks.stats import Trace, latency
 from shared.contract.requests import EXAMPLE_REQUEST
 from shared.contract.topics import INBOUND_SUBMISSIONS
-from shared.runtime.settings import BrokerKind
+from shared.runtime.settings import BrokerKind, ServiceSettings
+from system.ops import kafka_client
 
 # The HTTP APIs take an API key; the embedded stack's development service key.
 HTTP_HEADERS = {"Authorization": "Bearer cri-service-dev-key"}
@@ -27,14 +28,12 @@ def request_body(run_id: str, channel: str, i: int) -> dict:
     return body
 
 
-def producer(bootstrap: str, broker_kind: BrokerKind) -> AIOKafkaProducer:
-    """A producer set like the services' (shared/runtime/broker.py make_broker)."""
+def producer(kafka: ServiceSettings, broker_kind: BrokerKind) -> AIOKafkaProducer:
+    """A producer set like the services' (shared/runtime/broker.py make_broker), logged in as `kafka` says."""
     return AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
-        acks="all",
-        enable_idempotence=broker_kind is BrokerKind.KAFKA,
-        linger_ms=2,
-        client_id="cri-bench",
+        **kafka_client(
+            kafka, acks="all", enable_idempotence=broker_kind is BrokerKind.KAFKA, linger_ms=2, client_id="cri-bench"
+        )
     )
 
 
@@ -51,12 +50,17 @@ async def paced(count: int, rate: float | None, send: Callable[[int], Awaitable[
 
 
 async def drive_kafka(
-    bootstrap: str, broker_kind: BrokerKind, traces: dict[str, Trace], run_id: str, count: int, rate: float | None
+    kafka: ServiceSettings,
+    broker_kind: BrokerKind,
+    traces: dict[str, Trace],
+    run_id: str,
+    count: int,
+    rate: float | None,
 ) -> list[str]:
-    """Put `count` requests on cri.intake.submissions; returns their correlation ids."""
+    """Put `count` requests on cri.intake.submissions (as the publisher principal); returns their correlation ids."""
     ids = [f"bench-{run_id}-k{i}" for i in range(count)]
     acks = []
-    client = producer(bootstrap, broker_kind)
+    client = producer(kafka, broker_kind)
     await client.start()
     try:
 

@@ -31,8 +31,9 @@ from benchmarks import ceiling, report
 from benchmarks.collector import EventCollector
 from benchmarks.drivers import drive_http, drive_kafka
 from benchmarks.stats import HOPS, OUTBOX_DELAYS, Trace, ratio, spans, throughput
-from shared.runtime.settings import BrokerKind
-from system.ops import running_stack
+from shared.runtime.settings import BrokerKind, ServiceSettings
+from system.access import PUBLISHER, SETUP
+from system.ops import login, running_stack
 from system.stack.runner import Infrastructure, ServiceProcess, start_services
 
 ROUTING_PROVIDERS = Path(__file__).resolve().parent.parent / "services" / "routing" / "data" / "providers.yaml"
@@ -51,6 +52,7 @@ NAIVE_SETTINGS = {
 @dataclass
 class System:
     bootstrap: str
+    kafka_users: dict[str, str]
     broker_kind: BrokerKind
     database_url: str
     urls: dict[str, str]
@@ -59,6 +61,10 @@ class System:
     env: dict[str, str] = field(default_factory=dict)
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     extra: list[ServiceProcess] = field(default_factory=list)
+
+    def kafka(self, principal: str) -> ServiceSettings:
+        """The benchmark publishes as an outside system would, and observes every topic as the setup principal."""
+        return login(self.bootstrap, self.kafka_users, principal)
 
 
 def roomy_providers(path: Path) -> Path:
@@ -95,7 +101,7 @@ async def measure(system: System, collector: EventCollector, channel: str, args,
     extra: dict = {}
     if channel == "kafka":
         ids = await drive_kafka(
-            system.bootstrap, system.broker_kind, collector.traces, run_id, args.requests, args.rate
+            system.kafka(PUBLISHER), system.broker_kind, collector.traces, run_id, args.requests, args.rate
         )
     else:
         http = await drive_http(
@@ -137,7 +143,7 @@ async def measure_intake_alone(
 
 async def warm_up(system: System, collector: EventCollector, run_id: str) -> None:
     """A few requests first, so connections, caches and consumer-group assignments are in place."""
-    ids = await drive_kafka(system.bootstrap, system.broker_kind, collector.traces, f"{run_id}w", WARMUP, None)
+    ids = await drive_kafka(system.kafka(PUBLISHER), system.broker_kind, collector.traces, f"{run_id}w", WARMUP, None)
     await collector.wait_done(ids, idle_timeout_s=60)
 
 
@@ -152,7 +158,7 @@ async def run(system: System, args) -> dict:
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "runs": {},
     }
-    collector = EventCollector(system.bootstrap)
+    collector = EventCollector(system.kafka(SETUP))
     await collector.start()
     try:
         await warm_up(system, collector, run_id)
@@ -196,7 +202,7 @@ async def run(system: System, args) -> dict:
         print(f"reference: {chain}...", flush=True)
         result["runs"][f"{chain} ({ceiling.HOPS} hops)"] = await ceiling.run_chain(
             chain,
-            bootstrap=system.bootstrap,
+            kafka=system.kafka(SETUP),
             broker_kind=system.broker_kind,
             database_url=system.database_url,
             run_id=run_id,
@@ -282,6 +288,7 @@ def own_system(args) -> System:
     print(f"system up in {time.monotonic() - started:.0f}s: {infra.broker_kind.value} {infra.broker_version}")
     system = System(
         bootstrap=infra.bootstrap_servers,
+        kafka_users=infra.kafka_users,
         broker_kind=infra.broker_kind,
         database_url=infra.database_url,
         urls={name: s.url for name, s in services.items()},
@@ -307,6 +314,7 @@ def running_system(args) -> System:
     print("note: the running system keeps its provider capacities; requests beyond them are queued, not opened")
     return System(
         bootstrap=stack["bootstrap_servers"],
+        kafka_users=stack.get("kafka_users", {}),
         broker_kind=BrokerKind(args.broker),
         database_url=stack["database_url"],
         urls=dict(stack["services"]),

@@ -8,7 +8,7 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import httpx
 import typer
@@ -16,6 +16,9 @@ from rich.console import Console
 from rich.live import Live
 from rich.progress import track
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from shared.runtime.settings import ServiceSettings
 
 app = typer.Typer(help="CRI Exchange: the request-for-assistance pipeline of the Collaborative Reform Initiative.")
 console = Console()
@@ -25,13 +28,23 @@ Bootstrap = Annotated[
 ]
 
 
-def _bootstrap(given: str | None) -> str:
-    from system.ops import running_stack
+def _kafka(given: str | None, principal: str) -> "ServiceSettings":
+    """Where the broker is and who to log in as: the CRI_KAFKA_* variables when set (a deployment hands each
+    operator their own login), otherwise `cri up`'s broker as `principal`."""
+    from shared.runtime.settings import ServiceSettings
+    from system.ops import login, running_stack
 
-    found = given or os.environ.get("CRI_KAFKA_BOOTSTRAP_SERVERS") or running_stack().get("bootstrap_servers")
-    if not found:
+    if os.environ.get("CRI_KAFKA_BOOTSTRAP_SERVERS") or os.environ.get("CRI_KAFKA_SASL_USERNAME"):
+        settings = ServiceSettings()
+        return settings.model_copy(update={"kafka_bootstrap_servers": given}) if given else settings
+    stack = running_stack()
+    bootstrap = given or stack.get("bootstrap_servers")
+    if not bootstrap:
         raise typer.BadParameter("no broker: pass --bootstrap, set CRI_KAFKA_BOOTSTRAP_SERVERS, or run `cri up`")
-    return found
+    users = stack.get("kafka_users", {})
+    if users and principal not in users:
+        raise typer.BadParameter(f"no Kafka login {principal!r} in `cri up`'s stack")
+    return login(bootstrap, users, principal)
 
 
 @app.command()
@@ -74,8 +87,9 @@ def submit(
 
 @app.command()
 def topics(bootstrap: Bootstrap = None) -> None:
-    """The topic catalog, and each consumer group's lag per partition."""
+    """The topic catalog, and each consumer group's lag per partition (as the ops principal)."""
     from shared.contract.topics import CATALOG
+    from system.access import OPS
     from system.ops import consumer_lag
 
     catalog = Table("topic", "partitions", "key", "cleanup", "producers", "consumers", title="Topic catalog")
@@ -89,7 +103,7 @@ def topics(bootstrap: Bootstrap = None) -> None:
             ", ".join(spec.consumers),
         )
     console.print(catalog)
-    lags = asyncio.run(consumer_lag(_bootstrap(bootstrap)))
+    lags = asyncio.run(consumer_lag(_kafka(bootstrap, OPS)))
     table = Table("group", "topic", "partition", "committed", "end", "lag", title="Consumer lag")
     for row in lags:
         table.add_row(row.group, row.topic, str(row.partition), str(row.committed), str(row.end), str(row.lag))
@@ -99,13 +113,17 @@ def topics(bootstrap: Bootstrap = None) -> None:
 
 @app.command()
 def watch(
-    topic: Annotated[list[str] | None, typer.Argument(help="Topics to watch (default: all of the catalog).")] = None,
+    topic: Annotated[
+        list[str] | None, typer.Argument(help="Topics to watch (default: those the ops principal may read).")
+    ] = None,
     from_beginning: Annotated[bool, typer.Option(help="Start at the oldest retained event.")] = False,
     rows: Annotated[int, typer.Option(help="Rows kept on screen.")] = 25,
     bootstrap: Bootstrap = None,
 ) -> None:
-    """A live table of the events flowing through topics (Ctrl-C to stop)."""
-    from system.ops import catalog_topics, tail
+    """A live table of the events flowing through topics (Ctrl-C to stop), as the ops principal unless the
+    CRI_KAFKA_* variables name another: topics with personal data are for the services that need them."""
+    from system.access import OPS
+    from system.ops import ops_topics, tail
 
     recent: list[tuple[str, ...]] = []
 
@@ -118,7 +136,7 @@ def watch(
     async def follow() -> None:
         with Live(render(), console=console, refresh_per_second=4) as live:
             async for name, partition, event in tail(
-                _bootstrap(bootstrap), topic or catalog_topics(), from_beginning=from_beginning
+                _kafka(bootstrap, OPS), topic or ops_topics(), from_beginning=from_beginning
             ):
                 if isinstance(event, bytes):
                     recent.append((name, str(partition), "(not an envelope)", "", "", ""))
@@ -142,14 +160,16 @@ def replay(
     bootstrap: Bootstrap = None,
 ) -> None:
     """Rewind a stopped service's consumer group so it reads `topic` again; already-applied events are skipped
-    by its inbox. Stop the service first, run this, start the service."""
+    by its inbox. Stop the service first, run this, start the service. Runs as the service's own principal
+    (the only one that may use its group)."""
     from system.ops import rewind_group
 
+    group = f"cri-{service}"
     try:
-        moved = asyncio.run(rewind_group(_bootstrap(bootstrap), f"cri-{service}", topic, offset=offset, since=since))
+        moved = asyncio.run(rewind_group(_kafka(bootstrap, group), group, topic, offset=offset, since=since))
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
-    table = Table("partition", "new offset", title=f"cri-{service} on {topic}")
+    table = Table("partition", "new offset", title=f"{group} on {topic}")
     for partition, position in moved.items():
         table.add_row(str(partition), str(position))
     console.print(table)
@@ -188,19 +208,21 @@ def doctor() -> None:
 
 @app.command()
 def setup() -> None:
-    """Create the catalog's topics and apply every service's migrations (the compose one-shot job)."""
+    """Create the catalog's topics and their ACLs (on a SASL listener) and apply every service's migrations
+    (the compose one-shot job), logged in as the setup principal that CRI_KAFKA_SASL_USERNAME names."""
     from importlib.resources import files
 
-    from shared.runtime.broker import ensure_topics, kafka_client_options
     from shared.runtime.db import migrate
     from shared.runtime.settings import ServiceSettings
+    from system.ops import setup_kafka
     from system.stack.runner import SERVICES
 
     settings = ServiceSettings()
 
     async def run() -> None:
-        created = await ensure_topics(settings.kafka_bootstrap_servers, client_options=kafka_client_options(settings))
+        created, rules = await setup_kafka(settings)
         typer.echo(f"topics created: {', '.join(created) or 'none (all exist)'}")
+        typer.echo(f"ACLs in force: {len(rules) or 'none (no SASL login, so no authorizer to enforce them)'}")
         for name in SERVICES:
             applied = await migrate(settings.database_url, name, files(f"services.{name}") / "migrations")
             typer.echo(f"{name}: {len(applied)} migration(s) applied")

@@ -1,25 +1,64 @@
-"""Operations on a running system's topics: lag per consumer group, live tail, replay from an offset or time."""
+"""Operations on a running system's topics: lag per consumer group, live tail, replay from an offset or time.
+
+Each takes the Kafka settings of the principal it runs as: ops reads lag and dead letters, a service replays
+its own group (system/access.py)."""
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.contract.envelope import Envelope
 from shared.contract.topics import CATALOG
+from shared.runtime.broker import ensure_topics, kafka_client_options
+from shared.runtime.settings import ServiceSettings
+from system.access import OPS, Acl, Operation, Resource, acls, allowed, create_acls
+from system.stack.kafka import SASL_MECHANISM
 
 STACK_FILE = Path(".cri") / "stack.json"
 
 
 def running_stack(path: Path = STACK_FILE) -> dict:
-    """What `cri up` wrote about the running system (bootstrap servers, service URLs), or {}."""
+    """What `cri up` wrote about the running system (bootstrap servers, Kafka logins, service URLs), or {}."""
     return json.loads(path.read_text()) if path.exists() else {}
+
+
+def login(bootstrap: str, users: Mapping[str, str], principal: str) -> ServiceSettings:
+    """The Kafka settings of `principal` on a broker whose SCRAM logins are `users` (none: tansu, anonymous)."""
+    if not users:
+        return ServiceSettings(kafka_bootstrap_servers=bootstrap)
+    return ServiceSettings(
+        kafka_bootstrap_servers=bootstrap,
+        kafka_security_protocol="SASL_PLAINTEXT",
+        kafka_sasl_mechanism=SASL_MECHANISM,
+        kafka_sasl_username=principal,
+        kafka_sasl_password=users[principal],
+    )
+
+
+def login_env(kafka: ServiceSettings) -> dict[str, str]:
+    """The CRI_KAFKA_* variables that log a process (a service, `cri`, a benchmark hop) in as `kafka` says."""
+    env = {
+        "CRI_KAFKA_BOOTSTRAP_SERVERS": kafka.kafka_bootstrap_servers,
+        "CRI_KAFKA_SECURITY_PROTOCOL": kafka.kafka_security_protocol,
+        "CRI_KAFKA_SASL_MECHANISM": kafka.kafka_sasl_mechanism,
+    }
+    if kafka.kafka_sasl_username is not None and kafka.kafka_sasl_password is not None:
+        env["CRI_KAFKA_SASL_USERNAME"] = kafka.kafka_sasl_username
+        env["CRI_KAFKA_SASL_PASSWORD"] = kafka.kafka_sasl_password.get_secret_value()
+    return env
+
+
+def kafka_client(kafka: ServiceSettings, **options: Any) -> dict[str, Any]:
+    """Keyword arguments of an aiokafka client (consumer, producer, admin) logged in as `kafka` says."""
+    return {"bootstrap_servers": kafka.kafka_bootstrap_servers, **kafka_client_options(kafka), **options}
 
 
 @dataclass(frozen=True)
@@ -41,8 +80,18 @@ async def _stop(consumer: AIOKafkaConsumer) -> None:
         await consumer.stop()
 
 
-async def partitions_of(bootstrap: str, topics: Sequence[str]) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="cri-ops")
+async def setup_kafka(kafka: ServiceSettings) -> tuple[list[str], list[Acl]]:
+    """What the setup job does on Kafka, as the setup principal: create the catalog's missing topics, then,
+    where clients log in (SASL), their ACLs. Returns the topics created and the ACLs in force."""
+    created = await ensure_topics(kafka.kafka_bootstrap_servers, client_options=kafka_client_options(kafka))
+    rules = acls() if kafka.kafka_security_protocol.startswith("SASL") else []
+    if rules:
+        await create_acls(kafka_client(kafka), rules)
+    return created, rules
+
+
+async def partitions_of(kafka: ServiceSettings, topics: Sequence[str]) -> list[TopicPartition]:
+    admin = AIOKafkaAdminClient(**kafka_client(kafka, client_id="cri-ops"))
     await admin.start()
     try:
         described = await admin.describe_topics(list(topics)) if topics else []
@@ -56,9 +105,9 @@ async def partitions_of(bootstrap: str, topics: Sequence[str]) -> list[TopicPart
     ]
 
 
-async def end_offsets(bootstrap: str, topics: Sequence[str]) -> dict[TopicPartition, int]:
-    partitions = await partitions_of(bootstrap, topics)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+async def end_offsets(kafka: ServiceSettings, topics: Sequence[str]) -> dict[TopicPartition, int]:
+    partitions = await partitions_of(kafka, topics)
+    consumer = AIOKafkaConsumer(**kafka_client(kafka, enable_auto_commit=False))
     await consumer.start()
     try:
         return await consumer.end_offsets(partitions) if partitions else {}
@@ -66,16 +115,16 @@ async def end_offsets(bootstrap: str, topics: Sequence[str]) -> dict[TopicPartit
         await _stop(consumer)
 
 
-async def consumer_lag(bootstrap: str) -> list[GroupLag]:
-    """Committed offset and end of every partition each consumer group reads."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="cri-ops")
+async def consumer_lag(kafka: ServiceSettings) -> list[GroupLag]:
+    """Committed offset and end of every partition each consumer group reads (as ops: every group it may see)."""
+    admin = AIOKafkaAdminClient(**kafka_client(kafka, client_id="cri-ops"))
     await admin.start()
     try:
         groups = sorted(group for group, *_ in await admin.list_consumer_groups())
         committed = {group: await admin.list_consumer_group_offsets(group) for group in groups}
     finally:
         await admin.close()
-    ends = await end_offsets(bootstrap, sorted({tp.topic for offsets in committed.values() for tp in offsets}))
+    ends = await end_offsets(kafka, sorted({tp.topic for offsets in committed.values() for tp in offsets}))
     return [
         GroupLag(group, tp.topic, tp.partition, meta.offset, ends.get(tp, meta.offset))
         for group, offsets in committed.items()
@@ -84,11 +133,11 @@ async def consumer_lag(bootstrap: str) -> list[GroupLag]:
 
 
 async def tail(
-    bootstrap: str, topics: Sequence[str], *, from_beginning: bool
+    kafka: ServiceSettings, topics: Sequence[str], *, from_beginning: bool
 ) -> AsyncIterator[tuple[str, int, Envelope | bytes]]:
     """Events as they arrive (no consumer group, nothing committed): (topic, partition, envelope or raw bytes)."""
     consumer = AIOKafkaConsumer(
-        *topics, bootstrap_servers=bootstrap, auto_offset_reset="earliest" if from_beginning else "latest"
+        *topics, **kafka_client(kafka, auto_offset_reset="earliest" if from_beginning else "latest")
     )
     await consumer.start()
     try:
@@ -102,17 +151,17 @@ async def tail(
 
 
 async def rewind_group(
-    bootstrap: str, group: str, topic: str, *, offset: int | None = None, since: datetime | None = None
+    kafka: ServiceSettings, group: str, topic: str, *, offset: int | None = None, since: datetime | None = None
 ) -> dict[int, int]:
     """Move a (stopped) service's consumer group back on `topic` to an offset or to the first record at or after
     a time; when the service starts again it reads from there. Its inbox makes this safe: events it has
     already applied are skipped, events it missed are applied. Returns partition -> new offset."""
     if (offset is None) == (since is None):
         raise ValueError("give exactly one of offset or since")
-    partitions = await partitions_of(bootstrap, [topic])
+    partitions = await partitions_of(kafka, [topic])
     if not partitions:
-        raise ValueError(f"no topic {topic!r} on {bootstrap}")
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+        raise ValueError(f"no topic {topic!r} on {kafka.kafka_bootstrap_servers} (or not readable by this principal)")
+    consumer = AIOKafkaConsumer(**kafka_client(kafka, group_id=group, enable_auto_commit=False))
     await consumer.start()
     try:
         ends = await consumer.end_offsets(partitions)
@@ -128,5 +177,7 @@ async def rewind_group(
         await consumer.stop()
 
 
-def catalog_topics() -> list[str]:
-    return [spec.name for spec in CATALOG]
+def ops_topics() -> list[str]:
+    """The topics the ops principal may read (`cri watch`'s default)."""
+    rules = acls()
+    return [spec.name for spec in CATALOG if allowed(OPS, Operation.READ, Resource.TOPIC, spec.name, rules)]

@@ -11,7 +11,8 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
 from shared.contract.requests import EXAMPLE_REQUEST
-from system.ops import partitions_of
+from shared.runtime.settings import ServiceSettings
+from system.ops import kafka_client, partitions_of
 
 T = TypeVar("T")
 
@@ -60,11 +61,12 @@ async def eventually(
     raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}; last value: {last!r}")
 
 
-async def topic_records(bootstrap_servers: str, topic: str) -> list[ConsumerRecord]:
+async def topic_records(kafka: ServiceSettings, topic: str) -> list[ConsumerRecord]:
     """Every record of `topic`, from the beginning up to its end as of now, as an outside reader starting from
-    nothing sees it (no consumer group, nothing committed)."""
-    partitions = await partitions_of(bootstrap_servers, [topic])
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    nothing sees it (no consumer group, nothing committed), logged in as `kafka` says (the tests' omniscient
+    reads: `infra.kafka_settings(SETUP)`)."""
+    partitions = await partitions_of(kafka, [topic])
+    consumer = AIOKafkaConsumer(**kafka_client(kafka, enable_auto_commit=False))
     await consumer.start()
     try:
         consumer.assign(partitions)

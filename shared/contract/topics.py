@@ -1,4 +1,7 @@
-"""The topic catalog: every Kafka topic of the system, who writes it, who reads it, how it is keyed and kept."""
+"""The topic catalog: every Kafka topic of the system, who writes it, who reads it, how it is keyed and kept.
+
+Producers and consumers are exactly who may write and read each topic: the Kafka ACLs are derived from them
+(system/access.py), and a test holds them to what each service's code subscribes to and publishes."""
 
 from dataclasses import dataclass
 from enum import StrEnum
@@ -68,7 +71,7 @@ ENGAGEMENTS = TopicSpec(
     cleanup=Cleanup.DELETE,
     retention_ms=365 * _DAY_MS,
     producers=("engagements",),
-    consumers=("intake", "routing", "notify", "dashboards"),
+    consumers=("intake", "routing", "notify"),
     description="Engagement events: opened, milestone reached, status changed, deadline missed, escalated, closed.",
 )
 ENGAGEMENT_STATE = TopicSpec(
@@ -88,7 +91,7 @@ NOTIFICATIONS = TopicSpec(
     cleanup=Cleanup.DELETE,
     retention_ms=90 * _DAY_MS,
     producers=("notify",),
-    consumers=("intake", "dashboards"),
+    consumers=("operators",),
     description="Outcome of each notification: sent or failed.",
 )
 DEAD_LETTERS = TopicSpec(

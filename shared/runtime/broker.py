@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError, for_code
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.security import parse_security
@@ -130,31 +130,50 @@ def subscribe(
 async def ensure_topics(
     bootstrap_servers: str, catalog: Sequence[TopicSpec] = CATALOG, *, client_options: dict[str, Any] | None = None
 ) -> list[str]:
-    """Create the catalog's missing topics with their partitions and config; returns the names created."""
+    """Create the catalog's missing topics with their partitions and config; returns the names created.
+
+    Raises what the broker answers for a topic (TopicAuthorizationFailedError for a principal that may not
+    create it), except that it exists: another process created it meanwhile.
+    """
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="cri-topics", **(client_options or {}))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         missing = [spec for spec in catalog if spec.name not in existing]
+        if not missing:
+            return []
+        answer = await admin.create_topics(
+            [
+                NewTopic(spec.name, spec.partitions, replication_factor=1, topic_configs=spec.config())
+                for spec in missing
+            ]
+        )
         created = []
-        for spec in missing:
-            try:
-                await admin.create_topics(
-                    [NewTopic(spec.name, spec.partitions, replication_factor=1, topic_configs=spec.config())]
-                )
-                created.append(spec.name)
-            except TopicAlreadyExistsError:
-                pass  # another process created it meanwhile
+        for name, code, *message in answer.topic_errors:
+            if code == 0:
+                created.append(name)
+            elif code != TopicAlreadyExistsError.errno:
+                raise for_code(code)(f"creating topic {name}: {''.join(message)}")
         return created
     finally:
         await admin.close()
+
+
+def topics_used(broker: KafkaBroker, catalog: Sequence[TopicSpec] = CATALOG) -> list[TopicSpec]:
+    """The catalog's topics a service's broker subscribes to or declares it publishes."""
+    names = {name for subscriber in broker.subscribers for name in subscriber.topic_names}
+    names.update(publisher.topic for publisher in broker.publishers)
+    return [spec for spec in catalog if spec.name in names]
 
 
 async def start_with_retry(broker: KafkaBroker, settings: ServiceSettings, *, attempts: int | None = None) -> None:
     """Start the broker client, saying clearly that the broker is unreachable and retrying, not crash-looping."""
 
     async def start() -> None:
-        await ensure_topics(settings.kafka_bootstrap_servers, client_options=kafka_client_options(settings))
+        # Only its own topics: a principal sees (and may use) no other, and only the setup job creates any.
+        await ensure_topics(
+            settings.kafka_bootstrap_servers, topics_used(broker), client_options=kafka_client_options(settings)
+        )
         await broker.start()
 
     await retry(

@@ -1,7 +1,8 @@
 """Run a real single-node Apache Kafka 4.x broker (KRaft, broker+controller) for tests.
 
 The broker is assembled from the ``org.apache.kafka:kafka_2.13`` jars on Maven Central
-(no tarball download, no Docker) and started as a plain ``java`` subprocess.
+(no tarball download, no Docker) and started as a plain ``java`` subprocess. Clients log in with
+SASL/SCRAM-SHA-512 and Kafka's StandardAuthorizer enforces ACLs; a principal without an ACL may do nothing.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import base64
 import contextlib
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -20,10 +22,12 @@ import time
 import uuid
 import weakref
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
+
+from aiokafka.conn import ScramAuthenticator
 
 from system.stack.ports import free_port
 
@@ -31,6 +35,9 @@ log = logging.getLogger(__name__)
 
 _MARKER = ".complete"
 _PROBE_ID = b"stack-readiness-probe"
+SASL_MECHANISM = "SCRAM-SHA-512"
+# The broker's own principal: inter-broker and broker-to-controller connections, and the readiness probe.
+BROKER_USER = "cri-broker"
 
 _POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
@@ -139,6 +146,40 @@ def kafka_version(lib_dir: Path) -> str:
     raise RuntimeError(f"no kafka-clients jar with version info in {lib_dir}")
 
 
+def security_properties(broker_password: str, superusers: Sequence[str]) -> dict[str, str]:
+    """Listeners that let nobody in without a login, and the authorizer that lets a principal do only what an
+    ACL allows (docker-compose.yml sets the same; a test compares them). The listeners are named SASL and
+    CONTROLLER; the broker's own principal and `superusers` bypass the ACLs."""
+    login = f'username="{BROKER_USER}" password="{broker_password}"'
+    return {
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "SASL",
+        "listener.security.protocol.map": "SASL:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+        # Clients: SCRAM, whose credentials live in the metadata log. The controller listener cannot use
+        # SCRAM (it serves before that log is read): PLAIN with the broker's own, static, credential.
+        "sasl.enabled.mechanisms": SASL_MECHANISM,
+        "sasl.mechanism.inter.broker.protocol": SASL_MECHANISM,
+        "listener.name.sasl.scram-sha-512.sasl.jaas.config": (
+            f"org.apache.kafka.common.security.scram.ScramLoginModule required {login};"
+        ),
+        "sasl.mechanism.controller.protocol": "PLAIN",
+        "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
+        "listener.name.controller.plain.sasl.jaas.config": (
+            "org.apache.kafka.common.security.plain.PlainLoginModule required "
+            f'{login} user_{BROKER_USER}="{broker_password}";'
+        ),
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "super.users": ";".join(f"User:{user}" for user in (BROKER_USER, *superusers)),
+        "allow.everyone.if.no.acl.found": "false",
+    }
+
+
+def write_secret(path: Path, text: str) -> None:
+    """Write a file only its owner can read (created 0600, never world-readable even for a moment)."""
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
+        out.write(text)
+
+
 def _new_cluster_id() -> str:
     # Same shape as Kafka's Uuid.randomUuid(): 22-char url-safe base64, never
     # starting with '-' (it would be parsed as a CLI flag by StorageTool).
@@ -160,36 +201,57 @@ def _recv_exactly(sock: socket.socket, n: int) -> bytes:
     return data
 
 
-def _kafka_request(port: int, api_key: int, api_version: int, body: bytes) -> bytes | None:
-    """One raw Kafka request (v1 header); the response after its correlation id, or None."""
+def _kafka_request(sock: socket.socket, api_key: int, api_version: int, body: bytes) -> bytes:
+    """One raw Kafka request (v1 header); the response after its correlation id."""
     request = struct.pack(">hhih", api_key, api_version, 1, len(_PROBE_ID)) + _PROBE_ID + body
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2.0) as sock:
-            sock.sendall(struct.pack(">i", len(request)) + request)
-            (size,) = struct.unpack(">i", _recv_exactly(sock, 4))
-            return _recv_exactly(sock, size)[4:]
-    except OSError:
-        return None
+    sock.sendall(struct.pack(">i", len(request)) + request)
+    (size,) = struct.unpack(">i", _recv_exactly(sock, 4))
+    return _recv_exactly(sock, size)[4:]
 
 
-def _broker_ready(port: int) -> bool:
-    """True once the broker is unfenced and its group coordinator has loaded.
+def _sasl_login(sock: socket.socket, username: str, password: str) -> bool:
+    """SCRAM-SHA-512 over SaslHandshake v1 + SaslAuthenticate v0 (aiokafka's SCRAM client computes the proofs)."""
+    mechanism = SASL_MECHANISM.encode()
+    if struct.unpack_from(">h", _kafka_request(sock, 17, 1, struct.pack(">h", len(mechanism)) + mechanism))[0]:
+        return False
+    scram = ScramAuthenticator(
+        loop=None, sasl_plain_username=username, sasl_plain_password=password, sasl_mechanism=SASL_MECHANISM
+    ).authenticator_scram()
+    token, _ = next(scram)
+    while True:
+        answer = _kafka_request(sock, 36, 0, struct.pack(">i", len(token)) + token)
+        error, message_size = struct.unpack_from(">hh", answer)
+        if error:
+            return False
+        offset = 4 + max(message_size, 0)
+        (size,) = struct.unpack_from(">i", answer, offset)
+        try:
+            token, _ = scram.send(answer[offset + 4 : offset + 4 + size])
+        except StopIteration:
+            return True
 
-    Metadata (v1, no topics) lists only unfenced brokers in KRaft. FindCoordinator
-    also creates __consumer_offsets on a fresh cluster. OffsetFetch v2 answers
-    COORDINATOR_LOAD_IN_PROGRESS until the offsets partition is loaded; aiokafka
-    ignores that group-level error and reports committed offsets as None, so right
-    after a restart tests would see their offsets "lost" without this wait.
+
+def _broker_ready(port: int, username: str, password: str) -> bool:
+    """True once the broker authenticates us, is unfenced, and its group coordinator has loaded.
+
+    SCRAM credentials live in the metadata log, so a login succeeds only once it is loaded. Metadata (v1, no
+    topics) lists only unfenced brokers in KRaft. FindCoordinator also creates __consumer_offsets on a fresh
+    cluster. OffsetFetch v2 answers COORDINATOR_LOAD_IN_PROGRESS until the offsets partition is loaded; aiokafka
+    ignores that group-level error and reports committed offsets as None, so right after a restart tests would
+    see their offsets "lost" without this wait.
     """
     group = struct.pack(">h", len(_PROBE_ID)) + _PROBE_ID
-    metadata = _kafka_request(port, 3, 1, struct.pack(">i", 0))
-    if metadata is None or struct.unpack_from(">i", metadata)[0] < 1:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2.0) as sock:
+            if not _sasl_login(sock, username, password):
+                return False
+            if struct.unpack_from(">i", _kafka_request(sock, 3, 1, struct.pack(">i", 0)))[0] < 1:
+                return False
+            if struct.unpack_from(">h", _kafka_request(sock, 10, 0, group))[0] != 0:
+                return False
+            return struct.unpack_from(">ih", _kafka_request(sock, 9, 2, group + struct.pack(">i", 0))) == (0, 0)
+    except OSError:
         return False
-    coordinator = _kafka_request(port, 10, 0, group)
-    if coordinator is None or struct.unpack_from(">h", coordinator)[0] != 0:
-        return False
-    offsets = _kafka_request(port, 9, 2, group + struct.pack(">i", 0))
-    return offsets is not None and struct.unpack_from(">ih", offsets) == (0, 0)
 
 
 class KafkaBroker:
@@ -199,6 +261,10 @@ class KafkaBroker:
     (``kafka-logs/``, formatted once), ``server.properties`` and the append-only
     ``server.log``. Ports are fixed at construction so restarts keep the same
     bootstrap address.
+
+    ``users`` (name -> password) become SCRAM-SHA-512 credentials when the storage is
+    formatted: KRaft needs them in its first metadata, before any client can log in.
+    ``superusers`` bypass the ACLs (the broker's own principal always does).
     """
 
     def __init__(
@@ -208,6 +274,8 @@ class KafkaBroker:
         port: int | None = None,
         controller_port: int | None = None,
         *,
+        users: Mapping[str, str],
+        superusers: Sequence[str] = (),
         java: str | None = None,
         jvm_opts: tuple[str, ...] = DEFAULT_JVM_OPTS,
         log_level: str = "INFO",
@@ -224,6 +292,9 @@ class KafkaBroker:
         self.jvm_opts = jvm_opts
         self.log_level = log_level
         self.overrides = dict(overrides or {})
+        self.users = dict(users)
+        self.superusers = tuple(superusers)
+        self._broker_password = ""
         self.version = kafka_version(lib_dir)
         # AppCDS archive shared by every broker on these jars: the first graceful
         # stop dumps the loaded classes, later starts map them (~1.8 s -> ~1.0 s).
@@ -262,11 +333,9 @@ class KafkaBroker:
             # Static voter set: unlike --standalone (dynamic quorum) it does not bake
             # the controller endpoint into the metadata log at format time.
             "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
-            "controller.listener.names": "CONTROLLER",
-            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
-            "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "listeners": f"SASL://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            "advertised.listeners": f"SASL://127.0.0.1:{self.port}",
+            **security_properties(self._broker_password, self.superusers),
             "log.dirs": str(self.log_dirs),
             "num.partitions": "1",
             "auto.create.topics.enable": "false",
@@ -314,8 +383,13 @@ class KafkaBroker:
         if self.running:
             raise RuntimeError(f"broker already running (pid {self.pid})")
         self.log_dirs.mkdir(parents=True, exist_ok=True)
+        # The broker's password, made once with the storage (its SCRAM credential is in the metadata log).
+        secret = self.data_dir / "broker.secret"
+        if not secret.is_file():
+            write_secret(secret, secrets.token_urlsafe(24))
+        self._broker_password = secret.read_text()
         config = self.data_dir / "server.properties"
-        config.write_text("".join(f"{k}={v}\n" for k, v in self._server_properties().items()))
+        write_secret(config, "".join(f"{k}={v}\n" for k, v in self._server_properties().items()))
         (self.data_dir / "log4j2.properties").write_text(_LOG4J2_PROPERTIES.format(level=self.log_level))
         with self.log_path.open("ab") as out:
             self._log_start = out.tell()
@@ -330,6 +404,7 @@ class KafkaBroker:
                         _new_cluster_id(),
                         "-c",
                         str(config),
+                        *self._scram_credentials(),
                     ),
                     check=False,
                     stdout=out,
@@ -349,7 +424,7 @@ class KafkaBroker:
         self._finalizer = weakref.finalize(self, _signal_group, self._proc.pid, signal.SIGKILL)
         started = time.monotonic()
         deadline = started + timeout_s
-        while not _broker_ready(self.port):
+        while not _broker_ready(self.port, BROKER_USER, self._broker_password):
             if self._proc.poll() is not None:
                 code = self._proc.returncode
                 self._forget()
@@ -368,6 +443,14 @@ class KafkaBroker:
             self.data_dir,
         )
         return self
+
+    def _scram_credentials(self) -> list[str]:
+        users = {**self.users, BROKER_USER: self._broker_password}
+        return [
+            arg
+            for name, password in users.items()
+            for arg in ("--add-scram", f"{SASL_MECHANISM}=[name={name},password={password}]")
+        ]
 
     def _cds_opts(self) -> tuple[str, ...]:
         if self._cds_archive is None:

@@ -1,10 +1,12 @@
 """The whole system on one machine: embedded PostgreSQL, a Kafka-protocol broker and an SMTP server when none
-is configured, topics from the catalog, and the four services as separate OS processes."""
+is configured, topics and ACLs from the catalog, and the four services as separate OS processes, each logged in
+to Apache Kafka as its own principal."""
 
 import asyncio
 import json
 import logging
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -15,9 +17,10 @@ from pathlib import Path
 
 import httpx
 
-from shared.runtime.broker import ensure_topics
-from shared.runtime.settings import BrokerKind
-from system.stack.kafka import KafkaBroker, fetch_kafka_jars
+from shared.runtime.settings import BrokerKind, ServiceSettings
+from system.access import SETUP, principals
+from system.ops import login, login_env, setup_kafka
+from system.stack.kafka import SASL_MECHANISM, KafkaBroker, fetch_kafka_jars, write_secret
 from system.stack.ports import free_port, port_open, terminate, wait_until
 from system.stack.postgres import EmbeddedPostgres
 from system.stack.tansu import TansuBroker
@@ -54,6 +57,8 @@ class Infrastructure:
     bootstrap_servers: str = ""
     smtp_port: int = 0
     broker_version: str = ""
+    # Principal -> SCRAM password on the embedded Apache Kafka; empty on tansu and external brokers.
+    kafka_users: dict[str, str] = field(default_factory=dict)
     _postgres: EmbeddedPostgres | None = None
     _broker: KafkaBroker | TansuBroker | None = None
     _smtp: subprocess.Popen | None = None
@@ -72,6 +77,8 @@ class Infrastructure:
         else:
             self.broker_version = f"external {self.broker_kind.value}"
         log.info("broker: %s %s at %s", self.broker_kind.value, self.broker_version, self.bootstrap_servers)
+        if self.broker_kind is BrokerKind.TANSU:
+            log.warning("tansu has no authorizer: any client that reaches it may read and write every topic")
         self.smtp_port = int(os.environ.get("CRI_SMTP_PORT", "0"))
         if not self.smtp_port:
             self.smtp_port = free_port()
@@ -90,8 +97,17 @@ class Infrastructure:
             wait_until(lambda: port_open(self.smtp_port), timeout_s=15, what="the SMTP mail sink")
         # In a thread of its own: the caller may itself be running an event loop (an async test, say).
         with ThreadPoolExecutor(max_workers=1) as worker:
-            worker.submit(asyncio.run, ensure_topics(self.bootstrap_servers)).result()
+            worker.submit(asyncio.run, setup_kafka(self.kafka_settings(SETUP))).result()
         return self
+
+    def kafka_settings(self, principal: str) -> ServiceSettings:
+        """The Kafka settings of a client logged in as `principal` (anonymous on tansu; on an external broker
+        whoever the CRI_KAFKA_* variables name)."""
+        return login(self.bootstrap_servers, self.kafka_users, principal)
+
+    def kafka_env(self, principal: str) -> dict[str, str]:
+        """The CRI_KAFKA_* variables that log a process (a service, `cri`) in as `principal`."""
+        return login_env(self.kafka_settings(principal))
 
     @property
     def maildir(self) -> Path:
@@ -110,17 +126,31 @@ class Infrastructure:
             lib_dir = fetch_kafka_jars(
                 KAFKA_VERSION, Path(os.environ.get("CRI_CACHE_DIR", Path.home() / ".cache" / "cri"))
             )
-            broker = KafkaBroker(lib_dir, self.home / "kafka").start()
+            self.kafka_users = self._load_or_make_users()
+            broker = KafkaBroker(lib_dir, self.home / "kafka", users=self.kafka_users, superusers=[SETUP]).start()
         else:
             broker = TansuBroker(self.home / "tansu").start()
         self.broker_version = broker.version
         return broker
 
+    def _load_or_make_users(self) -> dict[str, str]:
+        """A password per principal, made with the broker's storage and kept beside it (0600): a durable log
+        formatted with them only ever accepts them."""
+        path = self.home / "kafka-users.json"
+        formatted = (self.home / "kafka" / "kafka-logs" / "meta.properties").is_file()
+        if formatted and path.is_file():
+            return json.loads(path.read_text())
+        if formatted:
+            raise RuntimeError(f"{self.home / 'kafka'} was made before Kafka logins and ACLs: delete it to start anew")
+        users = {principal: secrets.token_urlsafe(24) for principal in principals()}
+        write_secret(path, json.dumps(users))
+        return users
+
     def service_env(self, service: str, http_port: int) -> dict[str, str]:
         return {
             **os.environ,
             "CRI_DATABASE_URL": self.database_url,
-            "CRI_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+            **self.kafka_env(f"cri-{service}"),
             "CRI_BROKER_KIND": self.broker_kind.value,
             "CRI_SMTP_HOST": "127.0.0.1",
             "CRI_SMTP_PORT": str(self.smtp_port),
@@ -210,18 +240,24 @@ def run_forever(home: Path) -> None:
     services: dict[str, ServiceProcess] = {}
     try:
         services = start_services(infra)
-        # So that `cri topics`, `cri watch`, `cri submit` find this system without flags.
-        (home / "stack.json").write_text(
+        # So that `cri topics`, `cri watch`, `cri submit` find this system, and log in, without flags.
+        write_secret(
+            home / "stack.json",
             json.dumps(
                 {
                     "bootstrap_servers": infra.bootstrap_servers,
                     "database_url": infra.database_url,
+                    "kafka_users": infra.kafka_users,
                     "services": {name: service.url for name, service in services.items()},
                 }
-            )
+            ),
         )
         print(f"CRI Exchange is up in {time.monotonic() - started:.1f}s")
         print(f"  broker      {infra.broker_kind.value} {infra.broker_version} at {infra.bootstrap_servers}")
+        if infra.kafka_users:
+            print(f"  kafka login SASL/{SASL_MECHANISM}, ACLs enforced; a principal per service and client in {home}")
+        elif infra.broker_kind is BrokerKind.TANSU:
+            print("  kafka login none: tansu has no authorizer, every client may read and write every topic")
         print(f"  database    {infra.database_url}")
         print(f"  smtp sink   127.0.0.1:{infra.smtp_port} (messages in {infra.maildir})")
         for service in services.values():

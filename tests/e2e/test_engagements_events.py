@@ -12,6 +12,8 @@ import pytest
 
 from shared.contract import topics
 from shared.contract.topics import TopicSpec
+from shared.runtime.settings import ServiceSettings
+from system.access import DASHBOARD, SETUP
 from system.stack.ports import free_port
 from system.stack.runner import ServiceProcess
 from tests.support import SERVICE, STAFF, eventually, sample_request, topic_records
@@ -19,15 +21,15 @@ from tests.support import SERVICE, STAFF, eventually, sample_request, topic_reco
 pytestmark = pytest.mark.e2e
 
 
-async def read_topic(bootstrap: str, topic: TopicSpec) -> list[tuple[str, dict]]:
+async def read_topic(kafka: ServiceSettings, topic: TopicSpec) -> list[tuple[str, dict]]:
     """Every (key, envelope) of `topic`, as a dashboard starting from nothing would read it."""
-    return [(r.key.decode(), json.loads(r.value)) for r in await topic_records(bootstrap, topic.name)]
+    return [(r.key.decode(), json.loads(r.value)) for r in await topic_records(kafka, topic.name)]
 
 
-async def events_of(bootstrap: str, engagement_id: str, event_type: str) -> list[dict]:
+async def events_of(kafka: ServiceSettings, engagement_id: str, event_type: str) -> list[dict]:
     return [
         envelope
-        for key, envelope in await read_topic(bootstrap, topics.ENGAGEMENTS)
+        for key, envelope in await read_topic(kafka, topics.ENGAGEMENTS)
         if key == engagement_id and envelope["type"] == event_type
     ]
 
@@ -65,7 +67,7 @@ async def test_escalation_closes_the_engagement_as_escalated_and_publishes_engag
     assert (escalated.json()["status"], escalated.json()["outcome"]) == ("closed", "escalated")
 
     async def published():
-        return await events_of(infra.bootstrap_servers, engagement_id, "EngagementEscalated")
+        return await events_of(infra.kafka_settings(SETUP), engagement_id, "EngagementEscalated")
 
     (event,) = await eventually(published, what="EngagementEscalated on cri.engagements")
     assert (event["data"]["from_tier"], event["data"]["to_tier"]) == ("cri_tac", "organizational_assessment")
@@ -109,7 +111,7 @@ async def test_the_state_topic_rebuilds_the_portfolio_of_the_database_without_co
         assert (await api.post(f"/v1/engagements/{engagement_id}/milestones", json=step)).status_code == 200
     await eventually(lambda: outbox_drained(db), what="the engagements outbox to be published")
 
-    records = await read_topic(infra.bootstrap_servers, topics.ENGAGEMENT_STATE)
+    records = await read_topic(infra.kafka_settings(DASHBOARD), topics.ENGAGEMENT_STATE)
     portfolio = {key: envelope["data"] for key, envelope in records}  # the latest snapshot of each key wins
     rows = await db.fetch("SELECT engagement_id, status, version, overdue FROM engagements.engagements")
     assert {str(r["engagement_id"]): (r["status"], r["version"], r["overdue"]) for r in rows} == {
@@ -152,16 +154,18 @@ async def test_a_deadline_due_while_engagements_was_stopped_fires_once_after_its
     await eventually(due, what="the scoping deadline to fall due")
     engagements.start()
     await asyncio.to_thread(engagements.wait_ready)
-    bootstrap = fast_deadlines.infra.bootstrap_servers
+    infra = fast_deadlines.infra
 
     async def missed():
-        return await events_of(bootstrap, engagement_id, "DeadlineMissed")
+        return await events_of(infra.kafka_settings(SETUP), engagement_id, "DeadlineMissed")
 
     await eventually(missed, what="DeadlineMissed after the restart")
     await eventually(lambda: outbox_drained(fast_db), what="the engagements outbox to be published")
     (event,) = await missed()
     assert event["data"]["milestone"] == "scoping"
-    snapshots = [e for k, e in await read_topic(bootstrap, topics.ENGAGEMENT_STATE) if k == engagement_id]
+    snapshots = [
+        e for k, e in await read_topic(infra.kafka_settings(DASHBOARD), topics.ENGAGEMENT_STATE) if k == engagement_id
+    ]
     assert snapshots[-1]["data"]["overdue"] is True
 
 
@@ -187,6 +191,6 @@ async def test_two_engagements_replicas_fire_each_deadline_once(fast_deadlines, 
         await eventually(lambda: outbox_drained(fast_db), what="the engagements outbox to be published")
     finally:
         await asyncio.to_thread(second.stop)
-    published = await read_topic(fast_deadlines.infra.bootstrap_servers, topics.ENGAGEMENTS)
+    published = await read_topic(fast_deadlines.infra.kafka_settings(SETUP), topics.ENGAGEMENTS)
     missed = [key for key, envelope in published if envelope["type"] == "DeadlineMissed" and key in engagement_ids]
     assert sorted(missed) == sorted(engagement_ids)

@@ -17,6 +17,8 @@ from services.routing.policy import PROVIDERS_FILE
 from shared.contract.envelope import Envelope
 from shared.contract.events import EngagementClosed, ProviderRef
 from shared.contract.vocabulary import Tier
+from system.ops import kafka_client
+from system.stack.runner import Infrastructure
 from tests.support import SERVICE, STAFF, eventually, sample_request
 
 pytestmark = pytest.mark.e2e
@@ -45,8 +47,8 @@ def critical_response_request() -> dict:
     return sample_request(incident=incident)
 
 
-async def close_engagement(bootstrap: str, status: dict) -> None:
-    """What the engagements service will publish when staff close an engagement."""
+async def close_engagement(infra: Infrastructure, status: dict) -> None:
+    """What the engagements service will publish when staff close an engagement (logged in as it)."""
     closed = EngagementClosed(
         engagement_id=status["engagement_id"],
         request_id=status["request_id"],
@@ -56,7 +58,7 @@ async def close_engagement(bootstrap: str, status: dict) -> None:
         closed_at=datetime.now(UTC),
     )
     envelope = Envelope.wrap(closed, source="engagements", correlation_id=status["request_id"])
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = AIOKafkaProducer(**kafka_client(infra.kafka_settings("cri-engagements"), acks="all"))
     await producer.start()
     try:
         await producer.send_and_wait(
@@ -87,7 +89,7 @@ async def test_a_request_queued_for_a_full_tier_is_routed_when_an_engagement_of_
         assert (first["tier"], first["provider_id"]) == ("critical_response", CRITICAL_RESPONSE_PROVIDER)
         assert second["tier"] == "critical_response"
 
-        await close_engagement(one_place_system.infra.bootstrap_servers, first)
+        await close_engagement(one_place_system.infra, first)
 
         routed = await status_of(second["request_id"], "engagement_opened")
     assert routed["provider_id"] == CRITICAL_RESPONSE_PROVIDER

@@ -16,6 +16,8 @@ from services.routing.policy import POLICY_FILE
 from shared.contract import topics
 from shared.contract.envelope import Envelope
 from shared.contract.topics import TopicSpec
+from shared.runtime.settings import ServiceSettings
+from system.access import SETUP
 from tests.support import SERVICE, STAFF, eventually, sample_request, topic_records
 
 pytestmark = pytest.mark.e2e
@@ -66,9 +68,9 @@ async def decisions(system, request_id: str, count: int = 1) -> list[dict]:
     return history
 
 
-async def events_of(bootstrap: str, topic: TopicSpec, key: str) -> list[Envelope]:
+async def events_of(kafka: ServiceSettings, topic: TopicSpec, key: str) -> list[Envelope]:
     """Every event with `key` on `topic`, read from the beginning of its partitions."""
-    records = await topic_records(bootstrap, topic.name)
+    records = await topic_records(kafka, topic.name)
     return [Envelope.model_validate_json(r.value) for r in records if r.key == key.encode()]
 
 
@@ -134,7 +136,7 @@ async def test_staff_route_a_reviewed_request_the_history_keeps_both_decisions_a
     assert (staff["staff_member"], staff["reason"]) == (body["staff_member"], body["reason"])
     status = await intake_status(system, request_id, "engagement_opened")
     assert status["provider_id"] == "national-policing-institute"
-    events = await events_of(infra.bootstrap_servers, topics.REQUESTS, request_id)
+    events = await events_of(infra.kafka_settings(SETUP), topics.REQUESTS, request_id)
     routed = [e for e in events if e.type == "RequestRouted"]
     assert [(e.data["decided_by"], e.data["reason"]) for e in routed] == [("staff", body["reason"])]
 

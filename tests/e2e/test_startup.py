@@ -7,6 +7,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from system.access import SETUP
+from system.ops import setup_kafka
 from system.stack.kafka import KafkaBroker, fetch_kafka_jars
 from system.stack.ports import free_port
 from system.stack.runner import KAFKA_VERSION, ServiceProcess
@@ -34,7 +36,12 @@ async def test_a_service_waits_for_a_broker_that_is_down_at_start(private_system
             starting = await client.get("/v1/requests/00000000-0000-0000-0000-000000000000")
         assert starting.status_code == 503 and "is starting" in starting.json()["detail"]
         lib_dir = fetch_kafka_jars(KAFKA_VERSION, Path(os.environ.get("CRI_CACHE_DIR", Path.home() / ".cache" / "cri")))
-        with KafkaBroker(lib_dir, tmp_path / "late-kafka", port=port):
+        users = servers.infra.kafka_users  # the logins intake was started with
+        with KafkaBroker(lib_dir, tmp_path / "late-kafka", port=port, users=users, superusers=[SETUP]) as late:
+            # What the setup job does (only it may create topics and ACLs); intake waits for its topics meanwhile.
+            await setup_kafka(
+                servers.infra.kafka_settings(SETUP).model_copy(update={"kafka_bootstrap_servers": late.bootstrap})
+            )
 
             async def ready():
                 async with httpx.AsyncClient() as client:

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from aiokafka import AIOKafkaProducer
 
+from system.access import PUBLISHER
+from system.ops import kafka_client
 from tests.support import sample_request
 
 if TYPE_CHECKING:
@@ -121,11 +123,14 @@ class Stream:
         def keep_going() -> bool:
             return not done() or self.accepted.total < self.minimum
 
+        # As an outside system: the publisher principal may write the inbound topic and nothing else.
         producer = AIOKafkaProducer(
-            bootstrap_servers=self.system.infra.bootstrap_servers,
-            acks="all",
-            enable_idempotence=True,
-            request_timeout_ms=10_000,
+            **kafka_client(
+                self.system.infra.kafka_settings(PUBLISHER),
+                acks="all",
+                enable_idempotence=True,
+                request_timeout_ms=10_000,
+            )
         )
         await producer.start()
         try:

@@ -17,6 +17,7 @@ import yaml
 
 from services.routing.settings import RoutingSettings
 from shared.contract import topics
+from system.access import SETUP
 from tests.faults import chaos
 from tests.support import eventually, topic_records
 
@@ -130,7 +131,7 @@ async def test_under_crashes_restarts_and_freezes_every_accepted_request_is_appl
         booked = await pool.fetchval("SELECT sum(active) FROM routing.providers")
         submitted = [
             json.loads(record.value)
-            for record in await topic_records(chaos_system.infra.bootstrap_servers, topics.REQUESTS.name)
+            for record in await topic_records(chaos_system.infra.kafka_settings(SETUP), topics.REQUESTS.name)
         ]
         emails = chaos.delivered_ids(chaos_system.infra.maildir)
     finally:

@@ -16,6 +16,9 @@ from aiokafka.errors import MessageSizeTooLargeError
 from shared.contract import topics
 from shared.contract.envelope import Envelope
 from shared.runtime.consumer import DEAD_LETTER_VALUE_LIMIT
+from shared.runtime.settings import ServiceSettings
+from system.access import SETUP
+from system.ops import kafka_client
 from tests.faults import chaos
 from tests.support import eventually, sample_request, topic_records
 
@@ -60,9 +63,9 @@ TOPIC_CONSUMERS = {
 }
 
 
-async def produce(bootstrap: str, topic: str, values: dict[str, bytes]) -> dict[str, tuple[int, int, bytes]]:
+async def produce(kafka: ServiceSettings, topic: str, values: dict[str, bytes]) -> dict[str, tuple[int, int, bytes]]:
     """Put each value on `topic` under its own key; returns name -> (partition, offset, key)."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", max_request_size=4 * 1024 * 1024)
+    producer = AIOKafkaProducer(**kafka_client(kafka, acks="all", max_request_size=4 * 1024 * 1024))
     await producer.start()
     try:
         placed = {}
@@ -93,7 +96,7 @@ async def test_poison_is_dead_lettered_whole_with_its_reason_by_each_consumer_an
     system, infra, topic, event_type, readers
 ):
     cases = poisons(event_type)
-    placed = await produce(infra.bootstrap_servers, topic, {name: value for name, (value, _) in cases.items()})
+    placed = await produce(infra.kafka_settings(SETUP), topic, {name: value for name, (value, _) in cases.items()})
     expected = {
         (name, consumer)
         for name in cases
@@ -103,7 +106,7 @@ async def test_poison_is_dead_lettered_whole_with_its_reason_by_each_consumer_an
     letters: dict[tuple[str, str], dict] = {}
 
     async def all_dead_lettered():
-        for record in await topic_records(infra.bootstrap_servers, topics.DEAD_LETTERS.name):
+        for record in await topic_records(infra.kafka_settings(SETUP), topics.DEAD_LETTERS.name):
             data = json.loads(record.value)["data"]
             name = where.get((data["source_topic"], data["source_partition"], data["source_offset"]))
             if name is not None:
@@ -128,12 +131,12 @@ async def test_poison_on_the_inbound_topic_is_answered_with_a_rejection_each_and
         "invalid request": json.dumps(sample_request(agency__state="ZZ")).encode(),
         "oversized": json.dumps(sample_request(assistance__description="x" * OVERSIZED)).encode(),
     }
-    placed = await produce(infra.bootstrap_servers, topics.INBOUND_SUBMISSIONS.name, values)
+    placed = await produce(infra.kafka_settings(SETUP), topics.INBOUND_SUBMISSIONS.name, values)
     keys = {key.decode(): name for name, (_, _, key) in placed.items()}
     answers: dict[str, dict] = {}
 
     async def all_rejected():
-        for record in await topic_records(infra.bootstrap_servers, topics.INBOUND_REJECTIONS.name):
+        for record in await topic_records(infra.kafka_settings(SETUP), topics.INBOUND_REJECTIONS.name):
             event = json.loads(record.value)
             name = keys.get(event["data"]["submission_key"])
             if name is not None and event["type"] == "SubmissionRejected":
@@ -150,20 +153,20 @@ async def test_poison_on_the_inbound_topic_is_answered_with_a_rejection_each_and
 
 async def test_a_message_over_the_brokers_size_limit_is_refused_to_its_producer_by_name(infra):
     with pytest.raises(MessageSizeTooLargeError):
-        await produce(infra.bootstrap_servers, topics.REQUESTS.name, {"2 MB": b"x" * (2 * 1024 * 1024)})
+        await produce(infra.kafka_settings(SETUP), topics.REQUESTS.name, {"2 MB": b"x" * (2 * 1024 * 1024)})
 
 
 async def test_an_oversized_message_is_dead_lettered_truncated_by_each_consumer_and_consumption_goes_on(private_system):
     # On a system of its own: were a dead letter too big to publish, it would hold up the outbox of every consumer
     # that read it; so a dead letter keeps only the first DEAD_LETTER_VALUE_LIMIT bytes and says so.
     own = await asyncio.to_thread(private_system)
-    bootstrap = own.infra.bootstrap_servers
+    kafka = own.infra.kafka_settings(SETUP)
     value = b"x" * OVERSIZED
-    [(partition, offset, _)] = (await produce(bootstrap, topics.REQUESTS.name, {"oversized": value})).values()
+    [(partition, offset, _)] = (await produce(kafka, topics.REQUESTS.name, {"oversized": value})).values()
     letters: dict[str, dict] = {}
 
     async def all_dead_lettered():
-        for record in await topic_records(bootstrap, topics.DEAD_LETTERS.name):
+        for record in await topic_records(kafka, topics.DEAD_LETTERS.name):
             data = json.loads(record.value)["data"]
             if (data["source_topic"], data["source_partition"], data["source_offset"]) == (
                 topics.REQUESTS.name,

@@ -8,6 +8,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from shared.contract import topics
+from system.access import PUBLISHER
+from system.ops import kafka_client
 from tests.support import eventually, sample_request, unique
 
 pytestmark = pytest.mark.e2e
@@ -15,7 +17,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 async def publish(infra, system):  # system: intake must be running to consume
-    producer = AIOKafkaProducer(bootstrap_servers=infra.bootstrap_servers)
+    producer = AIOKafkaProducer(**kafka_client(infra.kafka_settings(PUBLISHER)))
     await producer.start()
 
     async def send(value: bytes, *, key: str, **headers: str) -> None:
@@ -107,9 +109,7 @@ async def _rejections_for(infra, correlation_ids: set[str]) -> dict[str, dict[st
     """The rejection envelopes for `correlation_ids`, read by a fresh consumer group from the earliest offset."""
     consumer = AIOKafkaConsumer(
         topics.INBOUND_REJECTIONS.name,
-        bootstrap_servers=infra.bootstrap_servers,
-        group_id=unique("test-rejections"),
-        auto_offset_reset="earliest",
+        **kafka_client(infra.kafka_settings(PUBLISHER), group_id=unique(PUBLISHER), auto_offset_reset="earliest"),
     )
     await consumer.start()
     found: dict[str, dict[str, Any]] = {}

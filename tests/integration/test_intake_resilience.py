@@ -7,10 +7,10 @@ import json
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from shared.contract import topics
-from tests.support import SERVICE, eventually, sample_request, unique
+from system.access import SETUP
+from tests.support import SERVICE, eventually, sample_request, topic_records, unique
 
 pytestmark = pytest.mark.e2e
 
@@ -49,7 +49,8 @@ async def test_requests_accepted_while_the_broker_is_down_are_each_published_onc
         )
 
     await eventually(all_published, timeout_s=120, what="the outbox to drain once the broker is back")
-    submitted = [e for e in await _read_whole_topic(stack.infra.bootstrap_servers) if e["type"] == "RequestSubmitted"]
+    records = await topic_records(stack.infra.kafka_settings(SETUP), topics.REQUESTS.name)
+    submitted = [e for e in map(json.loads, (r.value for r in records)) if e["type"] == "RequestSubmitted"]
     ours = [e for e in submitted if e["data"]["request_id"] in request_ids]
     assert sorted(e["data"]["request_id"] for e in ours) == sorted(request_ids)
     assert len({e["event_id"] for e in ours}) == REQUESTS
@@ -69,28 +70,6 @@ async def test_idempotency_keys_past_their_retention_are_purged_and_fresh_ones_k
 
     await eventually(purged, what="the expired key to be purged")
     assert await stack_db.fetchval("SELECT count(*) FROM intake.idempotency_keys WHERE key = $1", fresh) == 1
-
-
-async def _read_whole_topic(bootstrap_servers: str) -> list[dict]:
-    """Every envelope on cri.requests up to its current end, read without a consumer group."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topics.REQUESTS.name, p) for p in range(topics.REQUESTS.partitions)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        end = await consumer.end_offsets(partitions)
-        envelopes = []
-
-        async def read_to_end():
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                envelopes.extend(json.loads(record.value) for record in records)
-            return all([await consumer.position(tp) >= end[tp] for tp in partitions])
-
-        await eventually(read_to_end, what="cri.requests to be read to its end")
-        return envelopes
-    finally:
-        await consumer.stop()
 
 
 async def test_a_submission_while_postgresql_is_down_is_refused_with_503_and_accepted_once_when_sent_again(stack):
