@@ -3,13 +3,14 @@ version and upcasts it to today's model, so old events stay readable."""
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contract import topics
 from shared.contract.envelope import Envelope, EventData
+from shared.contract.privacy import PERSONAL
 from shared.contract.requests import Agency, RequestForAssistance
 from shared.contract.vocabulary import AgencyType, Tier, TopicArea, Urgency
 
@@ -123,7 +124,7 @@ class MilestoneReached(_EngagementEvent):
     milestone: str
     reached_at: datetime
     note: str | None = None
-    recorded_by: str
+    recorded_by: Annotated[str, PERSONAL]
 
 
 class EngagementStatusChanged(_EngagementEvent):
@@ -152,7 +153,7 @@ class EngagementEscalated(_EngagementEvent):
     from_tier: Tier
     to_tier: Tier
     reason: str
-    escalated_by: str
+    escalated_by: Annotated[str, PERSONAL]
     agency: AgencySummary
     urgency: Urgency
     escalated_at: datetime
@@ -213,7 +214,7 @@ class NotificationSent(_NotificationEvent):
 class NotificationFailed(_NotificationEvent):
     event_type = "NotificationFailed"
     event_version = 1
-    reason: str
+    reason: Annotated[str, PERSONAL]  # an SMTP server's answer may name the recipient's address
     permanent: bool
     failed_at: datetime
 
@@ -251,9 +252,10 @@ class DeadLettered(EventData):
     source_topic: str
     source_partition: int
     source_offset: int
-    original_key_b64: str | None
-    original_value_b64: str | None
-    original_headers: dict[str, str]
+    # Copies of the original record: whatever it carried (a RequestSubmitted's contact, say).
+    original_key_b64: Annotated[str | None, PERSONAL]
+    original_value_b64: Annotated[str | None, PERSONAL]
+    original_headers: Annotated[dict[str, str], PERSONAL]
     reason: str
     dead_lettered_at: datetime
     original_size: int | None = Field(default=None, description="Size in bytes of the original value.")

@@ -10,6 +10,7 @@ from typing import Annotated, Literal, Self
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
+from shared.contract.privacy import CONFIDENTIAL, PERSONAL
 from shared.contract.vocabulary import (
     STATES_AND_TERRITORIES,
     AgencyType,
@@ -60,16 +61,20 @@ class Agency(_Strict):
 
 
 class Contact(_Strict):
-    name: ShortText = Field(examples=["Jordan Lee"])
-    title: ShortText = Field(examples=["Chief of Police"])
-    email: EmailStr = Field(max_length=254, examples=["jlee@springfield.example.gov"])
-    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ().-]{7,25}$")] = Field(examples=["+1 217-555-0100"])
+    name: Annotated[ShortText, PERSONAL] = Field(examples=["Jordan Lee"])
+    title: Annotated[ShortText, PERSONAL] = Field(examples=["Chief of Police"])
+    email: Annotated[EmailStr, PERSONAL] = Field(max_length=254, examples=["jlee@springfield.example.gov"])
+    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ().-]{7,25}$"), PERSONAL] = Field(
+        examples=["+1 217-555-0100"]
+    )
 
 
 class AssistanceWanted(_Strict):
     topic_areas: list[TopicArea] = Field(default_factory=list, max_length=10, examples=[["de_escalation"]])
     delivery_modes: list[DeliveryMode] = Field(default_factory=list, max_length=6, examples=[["in_person_training"]])
-    description: LongText = Field(examples=["Department-wide de-escalation training for patrol officers."])
+    description: Annotated[LongText, CONFIDENTIAL] = Field(
+        examples=["Department-wide de-escalation training for patrol officers."]
+    )
     desired_start: date | None = None
     desired_end: date | None = None
 
@@ -81,7 +86,9 @@ class AssistanceWanted(_Strict):
 
 
 class Incident(_Strict):
-    summary: LongText = Field(description="What happened. Confidential when `confidential` is true.")
+    summary: Annotated[LongText, CONFIDENTIAL] = Field(
+        description="What happened. Confidential when `confidential` is true."
+    )
     occurred_on: date
     high_profile: bool = False
     major_incident: bool = False
@@ -91,7 +98,7 @@ class Incident(_Strict):
 
 class SystemicConcerns(_Strict):
     issues: list[SystemicIssue] = Field(min_length=1, max_length=7)
-    description: LongText
+    description: Annotated[LongText, CONFIDENTIAL]
     long_term_assistance_wanted: bool = False
     commitment_to_implement: bool = Field(
         default=False, description="Leadership commits to act on recommendations (required of assessment sites)."
