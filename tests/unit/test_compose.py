@@ -1,6 +1,7 @@
 """docker-compose.yml: valid, scalable, and running the services exactly as the embedded stack does."""
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -8,6 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from system.access import SETUP, principals
+from system.stack.kafka import BROKER_USER, security_properties
 from system.stack.runner import SERVICES, service_command
 
 COMPOSE_FILE = Path(__file__).parents[2] / "docker-compose.yml"
@@ -22,8 +25,16 @@ def compose() -> dict:
 needs_compose = pytest.mark.skipif(shutil.which("docker-compose") is None, reason="Debian's docker-compose is missing")
 
 
+# Every secret a deployment must give, one Kafka password per principal included.
+SECRETS = {
+    "CRI_API_KEYS": '{"a-long-enough-staff-key": {"role": "staff", "subject": "ops"}}',
+    "CRI_WEBHOOK_SECRET": "a-webhook-signing-secret",
+    **{f"CRI_KAFKA_PASSWORD_{p.removeprefix('cri-').upper()}": f"pw-{p}" for p in [BROKER_USER, *principals()]},
+}
+
+
 def compose_config(**env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k != "CRI_API_KEYS"}
+    clean = {k: v for k, v in os.environ.items() if k not in SECRETS}
     return subprocess.run(
         ["docker-compose", "-f", str(COMPOSE_FILE), "config", "-q"],
         capture_output=True,
@@ -35,15 +46,36 @@ def compose_config(**env: str) -> subprocess.CompletedProcess:
 
 @needs_compose
 def test_the_compose_file_validates():
-    result = compose_config(CRI_API_KEYS='{"a-long-enough-staff-key": {"role": "staff", "subject": "ops"}}')
+    result = compose_config(**SECRETS)
     assert result.returncode == 0, result.stderr
 
 
 @needs_compose
-def test_a_deployment_without_api_keys_is_refused():
-    result = compose_config()
+@pytest.mark.parametrize("secret", SECRETS)
+def test_a_deployment_missing_any_secret_is_refused(secret):
+    result = compose_config(**{name: value for name, value in SECRETS.items() if name != secret})
     assert result.returncode != 0
-    assert "set CRI_API_KEYS" in result.stderr
+    assert f"set {secret}" in result.stderr
+
+
+def test_the_broker_is_formatted_with_a_login_per_principal_and_secured_like_the_embedded_one(compose):
+    script = compose["services"]["kafka"]["command"][0].replace("$$", "$")
+    (listed,) = re.findall(r"for principal in ([^;]+);", script)
+    assert sorted(listed.split()) == sorted([BROKER_USER, *principals()])
+    password = "$CRI_KAFKA_PASSWORD_BROKER"
+    login = f'username="{BROKER_USER}" password="{password}"'
+    for key, value in security_properties(password, [SETUP]).items():
+        assert f"\n{key}={value.replace(login, '$login')}\n" in script, key
+
+
+@pytest.mark.parametrize("service", [*SERVICES, "setup"])
+def test_each_process_logs_in_to_kafka_as_its_own_principal(compose, service):
+    env = compose["services"][service]["environment"]
+    principal = SETUP if service == "setup" else f"cri-{service}"
+    assert env["CRI_KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT"
+    assert env["CRI_KAFKA_SASL_USERNAME"] == principal
+    variable = f"CRI_KAFKA_PASSWORD_{principal.removeprefix('cri-').upper()}"
+    assert env["CRI_KAFKA_SASL_PASSWORD"].startswith(f"${{{variable}:?")
 
 
 @pytest.mark.parametrize("service", SERVICES)
