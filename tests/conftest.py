@@ -34,9 +34,10 @@ def infra(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config)
     started = Infrastructure(tmp_path_factory.mktemp("cri")).start()
     # Shown in the log whatever the capture mode: which broker (and version) the suite really ran against.
     with pytestconfig.pluginmanager.getplugin("capturemanager").global_and_fixture_disabled():
+        access = "SASL/SCRAM logins, ACLs enforced" if started.kafka_users else "no logins, no ACLs"
         print(
-            f"\nbroker: {started.broker_kind.value} {started.broker_version} at {started.bootstrap_servers}; "
-            f"database: {started.database_url}"
+            f"\nbroker: {started.broker_kind.value} {started.broker_version} at {started.bootstrap_servers} "
+            f"({access}); database: {started.database_url}"
         )
     yield started
     started.stop()
