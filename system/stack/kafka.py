@@ -175,7 +175,9 @@ def security_properties(broker_password: str, superusers: Sequence[str]) -> dict
 
 
 def write_secret(path: Path, text: str) -> None:
-    """Write a file only its owner can read (created 0600, never world-readable even for a moment)."""
+    """Write a file only its owner can read (created 0600, never world-readable even for a moment; a file
+    there before, made by an older version with wider permissions, is replaced, not rewritten in place)."""
+    path.unlink(missing_ok=True)
     with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
         out.write(text)
 
