@@ -15,8 +15,10 @@ import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.engagements import commands, lifecycle, recommendations, store
-from services.engagements.deadlines import DeadlineClock
+from services.engagements import commands, recommendations, store
+from services.engagements.domain import lifecycle
+from services.engagements.domain.deadlines import DeadlineClock
+from services.engagements.domain.recommendations import RecommendationStatus
 from shared.contract.requests import LongText, ShortText
 from shared.contract.vocabulary import Tier
 from shared.runtime.auth import Principal, Role, forbidden, require
@@ -102,7 +104,7 @@ class NewRecommendation(BaseModel):
 class RecommendationChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    status: lifecycle.RecommendationStatus
+    status: RecommendationStatus
     changed_by: ShortText
     note: LongText | None = None
 

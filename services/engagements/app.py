@@ -6,9 +6,8 @@ from fastapi import FastAPI
 
 from services.engagements import api, dashboard
 from services.engagements.commands import SOURCE
-from services.engagements.deadlines import DeadlineClock
+from services.engagements.domain.deadlines import DeadlineClock, load_deadlines
 from services.engagements.handlers import make_handlers
-from services.engagements.lifecycle import load_deadlines
 from services.engagements.scanner import scan_forever
 from services.engagements.settings import EngagementsSettings
 from shared.contract import topics

@@ -8,8 +8,9 @@ from uuid import UUID
 
 import asyncpg
 
-from services.engagements import lifecycle, store
-from services.engagements.deadlines import DeadlineClock
+from services.engagements import store
+from services.engagements.domain import lifecycle
+from services.engagements.domain.deadlines import DeadlineClock
 from shared.contract.envelope import Envelope, EventData
 from shared.contract.events import (
     AgencySummary,

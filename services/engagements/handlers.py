@@ -2,8 +2,9 @@
 
 from uuid import uuid4
 
-from services.engagements import commands, lifecycle, store
-from services.engagements.deadlines import DeadlineClock
+from services.engagements import commands, store
+from services.engagements.domain import lifecycle
+from services.engagements.domain.deadlines import DeadlineClock
 from shared.contract.envelope import Envelope
 from shared.contract.events import EngagementOpened, RequestRouted
 from shared.runtime.consumer import EventHandler

@@ -3,9 +3,14 @@ through their statuses, each move kept in their history and the engagement's aud
 
 from uuid import UUID, uuid4
 
-from services.engagements import lifecycle, store
+from services.engagements import store
 from services.engagements.commands import EngagementNotFound
-from services.engagements.lifecycle import RecommendationStatus
+from services.engagements.domain.lifecycle import InvalidTransition
+from services.engagements.domain.recommendations import (
+    RecommendationStatus,
+    change_recommendation,
+    propose_recommendation,
+)
 from shared.contract.vocabulary import Tier
 from shared.runtime.outbox import UnitOfWork
 
@@ -18,14 +23,8 @@ async def add(uow: UnitOfWork, engagement_id: UUID, *, text: str, proposed_by: s
     row = await store.load(uow.conn, engagement_id)
     if row is None:
         raise EngagementNotFound(f"no engagement {engagement_id}")
-    if not lifecycle.can_add_recommendations(Tier(row["tier"]), row["status"]):
-        raise lifecycle.InvalidTransition(
-            "recommendations are added to an organizational assessment in findings_and_recommendations"
-            " or implementation_monitoring",
-            lifecycle.allowed_next(Tier(row["tier"]), row["status"]),
-        )
+    status = propose_recommendation(Tier(row["tier"]), row["status"])
     recommendation_id = uuid4()
-    status = RecommendationStatus.PROPOSED
     await store.add_recommendation(uow.conn, engagement_id, recommendation_id, text, status, proposed_by)
     await store.audit(
         uow.conn, engagement_id, proposed_by, "recommendation_added", {"recommendation_id": str(recommendation_id)}
@@ -45,8 +44,8 @@ async def change(
     row = await store.load_recommendation(uow.conn, engagement_id, recommendation_id)
     if row is None:
         raise RecommendationNotFound(f"no recommendation {recommendation_id} in engagement {engagement_id}")
-    new = lifecycle.change_recommendation(RecommendationStatus(row["status"]), status)
+    new = change_recommendation(RecommendationStatus(row["status"]), status)
     if not await store.change_recommendation(uow.conn, recommendation_id, row["status"], new, changed_by, note):
-        raise lifecycle.InvalidTransition("the recommendation changed status meanwhile: reload it and try again", [])
+        raise InvalidTransition("the recommendation changed status meanwhile: reload it and try again", [])
     detail = {"recommendation_id": str(recommendation_id), "from": row["status"], "to": new}
     await store.audit(uow.conn, engagement_id, changed_by, "recommendation_changed", detail, note)

@@ -2,8 +2,9 @@ from pathlib import Path
 
 from pydantic import Field
 
-from services.engagements.lifecycle import DEFAULT_DEADLINES
 from shared.runtime.settings import ServiceSettings
+
+DEFAULT_DEADLINES = Path(__file__).parent / "data" / "deadlines.yaml"
 
 
 class EngagementsSettings(ServiceSettings):

@@ -1,6 +1,4 @@
-"""What an engagement may do next: each tier's milestones, how engagements close, the recommendations of an
-Organizational Assessment, and the deadlines of milestones. Pure rules; the only I/O is reading the deadlines
-file.
+"""What an engagement may do next: each tier's milestones and how engagements close (pure rules).
 
 An engagement's status is the last milestone it reached. It moves one milestone forward at a time, never back,
 and ends in `closed`, which is terminal and reached only through `close()` with an outcome: `completed` from the
@@ -8,13 +6,7 @@ tier's last milestone, and `withdrawn`, `escalated` or `declined` from any open 
 it cannot finish early).
 """
 
-from datetime import datetime, timedelta
 from enum import StrEnum
-from pathlib import Path
-from typing import Any
-
-import yaml
-from pydantic import BaseModel, ConfigDict, PositiveInt, ValidationError, ValidationInfo, field_validator
 
 from shared.contract.vocabulary import CriticalAssistance, Tier
 
@@ -104,6 +96,11 @@ def first_contact_milestone(tier: Tier) -> str:
     return _FIRST_CONTACT[tier]
 
 
+def repeatable_updates(tier: Tier) -> list[Milestone]:
+    """Updates recorded any number of times while in one status of `tier` (an assessment's progress reports)."""
+    return [update for (t, _), update in _UPDATES.items() if t == tier]
+
+
 def allowed_next(tier: Tier, status: str) -> list[str]:
     """Milestones that `record_milestone` accepts from `status`: the tier's next one, and any repeatable update."""
     if status == Milestone.CLOSED:
@@ -187,125 +184,3 @@ def _detail_problem(tier: Tier, milestone: str, detail: str | None) -> str | Non
     if (tier, milestone) == (Tier.CRI_TAC, Milestone.CLOSEOUT) and not (detail and detail.strip()):
         return "closeout needs the agency's feedback as detail"
     return None
-
-
-class RecommendationStatus(StrEnum):
-    PROPOSED = "proposed"
-    ACCEPTED = "accepted"  # the agency committed to it
-    IN_PROGRESS = "in_progress"
-    IMPLEMENTED = "implemented"
-    NOT_IMPLEMENTED = "not_implemented"  # the agency declined it, or did not carry it out
-    WITHDRAWN = "withdrawn"  # the assessors retracted it, e.g. superseded by another
-
-
-# The last three are final: they are what the final report states.
-_RECOMMENDATION_MOVES: dict[RecommendationStatus, tuple[RecommendationStatus, ...]] = {
-    RecommendationStatus.PROPOSED: (
-        RecommendationStatus.ACCEPTED,
-        RecommendationStatus.NOT_IMPLEMENTED,
-        RecommendationStatus.WITHDRAWN,
-    ),
-    RecommendationStatus.ACCEPTED: (
-        RecommendationStatus.IN_PROGRESS,
-        RecommendationStatus.IMPLEMENTED,
-        RecommendationStatus.NOT_IMPLEMENTED,
-        RecommendationStatus.WITHDRAWN,
-    ),
-    RecommendationStatus.IN_PROGRESS: (
-        RecommendationStatus.IMPLEMENTED,
-        RecommendationStatus.NOT_IMPLEMENTED,
-        RecommendationStatus.WITHDRAWN,
-    ),
-    RecommendationStatus.IMPLEMENTED: (),
-    RecommendationStatus.NOT_IMPLEMENTED: (),
-    RecommendationStatus.WITHDRAWN: (),
-}
-
-
-def change_recommendation(current: RecommendationStatus, new: RecommendationStatus) -> RecommendationStatus:
-    allowed = _RECOMMENDATION_MOVES[current]
-    if new not in allowed:
-        final = "" if allowed else f"; {current} is final"
-        raise InvalidTransition(f"a recommendation cannot go from {current} to {new}{final}", list(allowed))
-    return RecommendationStatus(new)
-
-
-def can_add_recommendations(tier: Tier, status: str) -> bool:
-    return tier is Tier.ORGANIZATIONAL_ASSESSMENT and status in (
-        Milestone.FINDINGS_AND_RECOMMENDATIONS,
-        Milestone.IMPLEMENTATION_MONITORING,
-    )
-
-
-DEFAULT_DEADLINES = Path(__file__).parent / "data" / "deadlines.yaml"
-
-
-class DeadlinePolicy(BaseModel):
-    """Days allowed to reach each milestone, per tier (fields are named after the tiers). A milestone left out
-    has no deadline; `closed` may be given, counted from the tier's last milestone."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    cri_tac: dict[Milestone, PositiveInt]
-    critical_response: dict[Milestone, PositiveInt]
-    organizational_assessment: dict[Milestone, PositiveInt]
-
-    @field_validator("*")
-    @classmethod
-    def _only_milestones_that_fall_due(cls, days: dict[Milestone, int], info: ValidationInfo) -> dict[Milestone, int]:
-        tier = Tier(info.field_name)
-        stages = LIFECYCLES[tier]
-        can_fall_due = [*stages[1:], *(u for (t, _), u in _UPDATES.items() if t == tier), Milestone.CLOSED]
-        if wrong := [m for m in days if m not in can_fall_due]:
-            raise ValueError(f"{', '.join(wrong)}: no such deadline in {tier}; expected {', '.join(can_fall_due)}")
-        return days
-
-    def days(self, tier: Tier) -> dict[Milestone, int]:
-        return getattr(self, tier.value)
-
-
-class DeadlineFileError(ValueError):
-    """The deadlines file is not a valid policy; the message names the file, line and key of each problem."""
-
-
-def load_deadlines(path: Path) -> DeadlinePolicy:
-    text = path.read_text(encoding="utf-8")
-    try:
-        tree = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark
-        raise DeadlineFileError(f"{path}:{mark.line + 1}:{mark.column + 1}: {error.problem}") from None
-    try:
-        return DeadlinePolicy.model_validate(yaml.safe_load(text))
-    except ValidationError as error:
-        problems = [
-            f"{path}{_line_of(tree, e['loc'])}: {'.'.join(map(str, e['loc'])) or 'file'}: {e['msg']}"
-            for e in error.errors()
-        ]
-        raise DeadlineFileError("\n".join(problems)) from None
-
-
-def _line_of(node: Any, loc: tuple[str | int, ...]) -> str:
-    """':<line>' of the deepest key of `loc` found in the YAML tree, '' when not even the first is there."""
-    line = ""
-    for key in loc:
-        if not isinstance(node, yaml.MappingNode):
-            break
-        entry = next(((k, v) for k, v in node.value if k.value == key), None)
-        if entry is None:
-            break
-        key_node, node = entry
-        line = f":{key_node.start_mark.line + 1}"
-    return line
-
-
-def next_deadline(policy: DeadlinePolicy, tier: Tier, status: str, since: datetime) -> tuple[str, datetime] | None:
-    """The milestone due soonest from `status`, and when, counted from `since`: the time the engagement last
-    recorded a milestone (a progress report counts, so each one restarts the clock of the next). None when
-    closed or when nothing due has a deadline."""
-    due = allowed_next(tier, status)
-    if status == LIFECYCLES[tier][-1]:
-        due.append(Milestone.CLOSED)
-    days = policy.days(tier)
-    deadlines = [(milestone, since + timedelta(days=days[milestone])) for milestone in due if milestone in days]
-    return min(deadlines, key=lambda deadline: deadline[1], default=None)

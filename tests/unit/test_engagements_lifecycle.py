@@ -1,38 +1,26 @@
-"""Specification of engagement lifecycles, closing rules, recommendations and deadlines."""
-
-import re
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+"""Specification of engagement lifecycles: milestones, closing rules and escalation along the continuum."""
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.engagements.lifecycle import (
-    DEFAULT_DEADLINES,
+from services.engagements.domain.lifecycle import (
     LIFECYCLES,
-    DeadlineFileError,
-    DeadlinePolicy,
     InvalidTransition,
     Milestone,
     Outcome,
-    RecommendationStatus,
     allowed_next,
     allowed_outcomes,
-    can_add_recommendations,
-    change_recommendation,
     close,
+    escalate,
     first_contact_milestone,
     initial_status,
     is_open,
-    load_deadlines,
-    next_deadline,
     record_milestone,
 )
 from shared.contract.vocabulary import CriticalAssistance, Tier
 
 CRI_TAC, CRITICAL_RESPONSE, ASSESSMENT = Tier.CRI_TAC, Tier.CRITICAL_RESPONSE, Tier.ORGANIZATIONAL_ASSESSMENT
-OPENED = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 EVERY_OPEN_STATUS = [(tier, status) for tier, stages in LIFECYCLES.items() for status in stages]
 
 
@@ -211,161 +199,22 @@ def test_an_unknown_outcome_is_refused():
     assert refused.allowed == list(Outcome)
 
 
-# Recommendations
+# Escalation
 
 
-@pytest.mark.parametrize(
-    ("current", "new"),
-    [
-        ("proposed", "accepted"),
-        ("proposed", "not_implemented"),
-        ("proposed", "withdrawn"),
-        ("accepted", "in_progress"),
-        ("accepted", "implemented"),
-        ("in_progress", "implemented"),
-        ("in_progress", "not_implemented"),
-        ("in_progress", "withdrawn"),
-    ],
-)
-def test_a_recommendation_moves_forward(current, new):
-    assert change_recommendation(RecommendationStatus(current), RecommendationStatus(new)) == new
+def test_escalating_closes_the_engagement():
+    assert escalate(Tier.CRI_TAC, "delivery", Tier.ORGANIZATIONAL_ASSESSMENT) == Milestone.CLOSED
 
 
-@pytest.mark.parametrize(
-    ("current", "new"),
-    [("in_progress", "accepted"), ("accepted", "proposed"), ("proposed", "in_progress"), ("accepted", "accepted")],
-)
-def test_a_recommendation_never_goes_back_or_skips_acceptance(current, new):
-    refused = refusal(change_recommendation, RecommendationStatus(current), RecommendationStatus(new))
-    assert refused.reason == f"a recommendation cannot go from {current} to {new}"
-    assert refused.allowed
+def test_escalating_to_the_same_tier_is_refused_offering_the_other_tiers():
+    with pytest.raises(InvalidTransition) as refused:
+        escalate(Tier.CRI_TAC, "scoping", Tier.CRI_TAC)
+    assert refused.value.allowed == ["critical_response", "organizational_assessment"]
 
 
-@pytest.mark.parametrize("final", ["implemented", "not_implemented", "withdrawn"])
-def test_a_final_recommendation_status_is_kept(final):
-    refused = refusal(change_recommendation, RecommendationStatus(final), RecommendationStatus.IN_PROGRESS)
-    assert refused.reason.endswith(f"{final} is final")
-    assert refused.allowed == []
-
-
-@pytest.mark.parametrize(("tier", "status"), EVERY_OPEN_STATUS)
-def test_recommendations_are_added_only_to_an_assessment_in_findings_or_monitoring(tier, status):
-    expected = tier is ASSESSMENT and status in ("findings_and_recommendations", "implementation_monitoring")
-    assert can_add_recommendations(tier, status) is expected
-
-
-# Deadlines
-
-
-@pytest.fixture(scope="module")
-def policy() -> DeadlinePolicy:
-    return load_deadlines(DEFAULT_DEADLINES)
-
-
-def test_the_policy_has_one_field_per_tier():
-    assert set(DeadlinePolicy.model_fields) == set(Tier)
-
-
-def test_critical_response_first_contact_is_due_two_days_after_opening(policy):
-    assert next_deadline(policy, CRITICAL_RESPONSE, "accepted", OPENED) == ("first_contact", OPENED + timedelta(days=2))
-
-
-def test_critical_response_report_is_due_sixty_days_after_the_assistance(policy):
-    assert next_deadline(policy, CRITICAL_RESPONSE, "assistance_delivered", OPENED) == (
-        "report_delivered",
-        OPENED + timedelta(days=60),
-    )
-
-
-def test_cri_tac_scoping_is_due_fourteen_days_after_acceptance(policy):
-    assert next_deadline(policy, CRI_TAC, "accepted", OPENED) == ("scoping", OPENED + timedelta(days=14))
-
-
-def test_assessment_is_due_thirty_days_after_kickoff(policy):
-    assert next_deadline(policy, ASSESSMENT, "kickoff", OPENED) == ("assessment", OPENED + timedelta(days=30))
-
-
-def test_a_progress_report_is_due_ninety_days_after_the_last_one_while_monitoring(policy):
-    last_report = OPENED + timedelta(days=400)
-    assert next_deadline(policy, ASSESSMENT, "implementation_monitoring", last_report) == (
-        "progress_report",
-        last_report + timedelta(days=90),
-    )
-
-
-def test_closing_is_due_after_the_last_milestone(policy):
-    assert next_deadline(policy, CRI_TAC, "closeout", OPENED) == ("closed", OPENED + timedelta(days=14))
-
-
-def test_no_deadline_once_closed(policy):
-    assert next_deadline(policy, ASSESSMENT, "closed", OPENED) is None
-
-
-def test_no_deadline_when_the_next_milestone_has_none():
-    policy = DeadlinePolicy(cri_tac={}, critical_response={}, organizational_assessment={})
-    assert next_deadline(policy, CRI_TAC, "accepted", OPENED) is None
-
-
-def test_the_soonest_of_several_due_milestones_comes_next():
-    assessment = {"progress_report": 90, "final_report": 30}
-    policy = DeadlinePolicy(cri_tac={}, critical_response={}, organizational_assessment=assessment)
-    assert next_deadline(policy, ASSESSMENT, "implementation_monitoring", OPENED) == (
-        "final_report",
-        OPENED + timedelta(days=30),
-    )
-
-
-GOOD_FILE = """\
-cri_tac:
-  scoping: 14
-critical_response:
-  first_contact: 2
-organizational_assessment:
-  assessment: 30
-"""
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "deadlines.yaml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def test_a_deadlines_file_is_read(tmp_path):
-    policy = load_deadlines(write(tmp_path, GOOD_FILE))
-    assert policy.days(CRITICAL_RESPONSE) == {"first_contact": 2}
-
-
-def test_a_deadline_that_is_not_positive_is_refused_with_its_line(tmp_path):
-    path = write(tmp_path, GOOD_FILE.replace("first_contact: 2", "first_contact: -2"))
-    where = rf"^{re.escape(str(path))}:4: critical_response.first_contact: "
-    with pytest.raises(DeadlineFileError, match=where + "Input should be greater than 0"):
-        load_deadlines(path)
-
-
-def test_an_unknown_milestone_in_the_file_is_refused_with_its_line(tmp_path):
-    path = write(tmp_path, GOOD_FILE.replace("assessment: 30", "assesment: 30"))
-    with pytest.raises(DeadlineFileError, match=rf"^{re.escape(str(path))}:6: organizational_assessment.assesment"):
-        load_deadlines(path)
-
-
-def test_a_milestone_of_another_tier_in_the_file_is_refused_with_its_tier(tmp_path):
-    path = write(tmp_path, GOOD_FILE.replace("scoping: 14", "first_contact: 2"))
-    where = rf"^{re.escape(str(path))}:1: cri_tac: "
-    with pytest.raises(DeadlineFileError, match=where + ".*first_contact: no such deadline in cri_tac"):
-        load_deadlines(path)
-
-
-def test_a_missing_tier_is_refused(tmp_path):
-    path = write(tmp_path, GOOD_FILE.replace("critical_response:\n  first_contact: 2\n", ""))
-    with pytest.raises(DeadlineFileError, match=rf"^{re.escape(str(path))}: critical_response: Field required"):
-        load_deadlines(path)
-
-
-def test_a_file_that_is_not_yaml_is_refused_with_line_and_column(tmp_path):
-    path = write(tmp_path, GOOD_FILE.replace("scoping: 14", "scoping: 14: days"))
-    with pytest.raises(DeadlineFileError, match=rf"^{re.escape(str(path))}:2:14: mapping values are not allowed here"):
-        load_deadlines(path)
+def test_escalating_a_closed_engagement_is_refused():
+    with pytest.raises(InvalidTransition, match="already closed"):
+        escalate(Tier.CRI_TAC, Milestone.CLOSED, Tier.ORGANIZATIONAL_ASSESSMENT)
 
 
 # Property: the documented graph holds whatever is attempted
