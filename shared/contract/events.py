@@ -97,6 +97,25 @@ class RequestQueued(_RequestEvent):
     queued_at: datetime
 
 
+class RequestWithdrawn(_RequestEvent):
+    """The agency withdrew its request before it reached an engagement. Routing takes a request waiting for
+    review or capacity out of its queue; a request it has already given a provider keeps its place (the
+    engagement opens and is closed with the provider), and notify tells that provider."""
+
+    event_type = "RequestWithdrawn"
+    event_version = 1
+    withdrawn_at: datetime
+    withdrawn_by: str = Field(
+        description="Email address of the agency person who withdrew the request (signed in).",
+        examples=["jlee@springfield.example.gov"],
+    )
+    status_seen: str = Field(
+        description="The request's status as intake knew it when the agency withdrew it.",
+        examples=["queued"],
+    )
+    reason: str | None = Field(default=None, description="The agency's own words, when it gave any.")
+
+
 class _EngagementEvent(EventData):
     topic = topics.ENGAGEMENTS.name
     engagement_id: UUID
@@ -270,6 +289,7 @@ EVENT_MODELS: dict[str, type[EventData]] = {
         RequestRouted,
         RequestNeedsReview,
         RequestQueued,
+        RequestWithdrawn,
         EngagementOpened,
         MilestoneReached,
         EngagementStatusChanged,

@@ -59,7 +59,7 @@ REQUESTS = TopicSpec(
     retention_ms=365 * _DAY_MS,
     producers=("intake", "routing"),
     consumers=("intake", "routing", "engagements", "notify"),
-    description="Life of a request before it is an engagement: submitted, routed, sent to review, queued.",
+    description="Life of a request before it is an engagement: submitted, routed, sent to review, queued, withdrawn.",
 )
 ENGAGEMENTS = TopicSpec(
     name="cri.engagements",
