@@ -12,9 +12,9 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel, Field
 
 from services.routing import store
+from services.routing.domain.override import InvalidAssignment, NoRoom
+from services.routing.domain.providers import ProviderRecord
 from services.routing.handlers import EngagementStarted, UnknownRequest, reassign
-from services.routing.override import InvalidAssignment, NoRoom
-from services.routing.policy import ProviderRecord
 from shared.contract.requests import LongText, ShortText
 from shared.contract.vocabulary import Tier
 from shared.runtime.auth import Role, require

@@ -5,8 +5,8 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.routing import api, store
+from services.routing.datafiles import load_policy, load_providers
 from services.routing.handlers import SOURCE, make_handlers
-from services.routing.policy import load_policy, load_providers
 from services.routing.settings import RoutingSettings
 from shared.contract import topics
 from shared.contract.events import RequestNeedsReview, RequestQueued, RequestRouted

@@ -5,8 +5,10 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from services.routing import store
-from services.routing.override import staff_decision
-from services.routing.policy import Decision, Policy, assign_in_tier, decide, queue_priority
+from services.routing.domain.decision import Decision, assign_in_tier, decide
+from services.routing.domain.override import staff_decision
+from services.routing.domain.policy import Policy
+from services.routing.domain.queue import queue_priority
 from shared.contract.envelope import Envelope
 from shared.contract.events import (
     AgencySummary,

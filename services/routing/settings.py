@@ -2,11 +2,10 @@ from pathlib import Path
 
 from pydantic import Field
 
+from services.routing.datafiles import POLICY_FILE, PROVIDERS_FILE
 from shared.runtime.settings import ServiceSettings
-
-_DATA = Path(__file__).parent / "data"
 
 
 class RoutingSettings(ServiceSettings):
-    policy_file: Path = Field(default=_DATA / "policy.yaml", description="The routing policy in force.")
-    providers_file: Path = Field(default=_DATA / "providers.yaml", description="Seed of the provider registry.")
+    policy_file: Path = Field(default=POLICY_FILE, description="The routing policy in force.")
+    providers_file: Path = Field(default=PROVIDERS_FILE, description="Seed of the provider registry.")

@@ -6,7 +6,8 @@ from uuid import UUID
 
 import asyncpg
 
-from services.routing.policy import Decision, ProviderLoad, ProviderRecord
+from services.routing.domain.decision import Decision
+from services.routing.domain.providers import ProviderLoad, ProviderRecord
 from shared.contract.vocabulary import Tier
 
 

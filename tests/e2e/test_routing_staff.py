@@ -4,6 +4,7 @@ The session system's services are OS processes over the real broker and PostgreS
 
 import asyncio
 import json
+import re
 import sys
 from datetime import date, timedelta
 from pathlib import Path
@@ -12,7 +13,7 @@ import httpx
 import pytest
 import yaml
 
-from services.routing.policy import POLICY_FILE
+from services.routing.datafiles import POLICY_FILE
 from shared.contract import topics
 from shared.contract.envelope import Envelope
 from shared.contract.topics import TopicSpec
@@ -267,4 +268,4 @@ async def test_replay_refuses_an_invalid_candidate_policy_with_the_exact_problem
     code, out, err = await replay_command("--policy", str(path), "--database-url", infra.database_url)
     assert code == 2
     assert out == ""
-    assert "broken.yaml: rules.precedence: must name every tier exactly once" in err
+    assert re.search(r"broken\.yaml:\d+: rules\.precedence: must name every tier exactly once", err)

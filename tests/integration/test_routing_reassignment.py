@@ -10,8 +10,8 @@ import asyncpg
 import pytest
 
 from services.routing import store
+from services.routing.datafiles import POLICY_FILE, PROVIDERS_FILE, load_policy, load_providers
 from services.routing.handlers import EngagementStarted, make_handlers, reassign
-from services.routing.policy import POLICY_FILE, PROVIDERS_FILE, load_policy, load_providers
 from shared.contract.envelope import Envelope
 from shared.contract.events import RequestSubmitted
 from shared.contract.requests import RequestForAssistance

@@ -8,7 +8,8 @@ policy's rule, not staff's: a full provider is refused unless staff say `force`,
 from collections.abc import Sequence
 from datetime import date
 
-from services.routing.policy import Decision, ProviderLoad
+from services.routing.domain.decision import Decision
+from services.routing.domain.providers import ProviderLoad
 from shared.contract.vocabulary import Tier
 
 

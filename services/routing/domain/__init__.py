@@ -1,0 +1,20 @@
+"""Routing's domain: pure, no I/O (files are read by `services.routing.datafiles`, the database by `store`).
+
+policy.py      the policy as data: each tier's rule settings, precedence, review pairs, scoring weights
+profiles.py    the kinds of agency a provider serves best, derived from a request
+providers.py   the provider registry: dated partnerships, and each provider's load
+tier_rules.py  which tier: one rule per tier, each telling what it found in a request
+scoring.py     which provider: the tier's partners scored and ranked
+decision.py    the decision: `decide` (tier, then provider) and `assign_in_tier` (provider of a given tier)
+queue.py       the order of the waiting queue
+override.py    what staff may assign by hand
+what_if.py     a candidate policy replayed over past decisions, and its report
+"""
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Strict(BaseModel):
+    """Immutable, and a field it does not know is an error (a typo in a data file is refused, not ignored)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")

@@ -1,0 +1,91 @@
+"""The routing policy as data (`data/policy.yaml` explains each setting): what each tier's rule looks for, which
+tier wins when several apply, which pairs go to staff, and how providers are scored. Validated as a whole, so
+a policy that loads is one the decision can use."""
+
+from typing import Annotated, Literal, Self
+
+from pydantic import Field, StringConstraints, field_validator, model_validator
+
+from services.routing.domain import Strict
+from shared.contract.vocabulary import CriticalAssistance, SystemicIssue, Tier
+
+
+class ProfileThresholds(Strict):
+    small_agency_below_sworn: int = Field(gt=0)
+    large_city_min_population: int = Field(gt=0)
+    large_city_min_sworn: int = Field(gt=0)
+    large_county_min_sworn: int = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _small_is_not_large(self) -> Self:
+        if self.small_agency_below_sworn > min(self.large_city_min_sworn, self.large_county_min_sworn):
+            raise ValueError("small_agency_below_sworn exceeds a large-agency sworn threshold")
+        return self
+
+
+class CriticalResponseRule(Strict):
+    recent_days: int = Field(gt=0, description="An incident older than this is not recent.")
+    event_flags: list[Literal["high_profile", "major_incident"]] = Field(min_length=1)
+    assistance: list[CriticalAssistance] = Field(min_length=1)
+
+
+class OrganizationalAssessmentRule(Strict):
+    issues: list[SystemicIssue] = Field(min_length=1)
+    missing_commitment: Literal["note", "review"]
+
+
+class CriTacRule(Strict):
+    min_topics: int = Field(gt=0)
+
+
+class ReviewRule(Strict):
+    conflicting: list[tuple[Tier, Tier]]
+
+    @field_validator("conflicting")
+    @classmethod
+    def _pairs_of_two_tiers(cls, pairs: list[tuple[Tier, Tier]]) -> list[tuple[Tier, Tier]]:
+        if any(first == second for first, second in pairs):
+            raise ValueError("a tier cannot conflict with itself")
+        return pairs
+
+
+class Rules(Strict):
+    """One section per tier rule (`tier_rules.py`), then how their findings combine."""
+
+    critical_response: CriticalResponseRule
+    organizational_assessment: OrganizationalAssessmentRule
+    cri_tac: CriTacRule
+    review: ReviewRule
+    precedence: list[Tier]
+
+    @field_validator("precedence")
+    @classmethod
+    def _every_tier_once(cls, precedence: list[Tier]) -> list[Tier]:
+        if sorted(precedence) != sorted(Tier):
+            raise ValueError(f"must name every tier exactly once: {', '.join(Tier)}")
+        return precedence
+
+
+class Weights(Strict):
+    """The weight of each term of a provider's score (`scoring.py`)."""
+
+    expertise: float = Field(ge=0)
+    profile: float = Field(ge=0)
+    capacity: float = Field(ge=0)
+
+
+class Policy(Strict):
+    """The routing rules in force; every decision records their `version`."""
+
+    version: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+    agency_profiles: ProfileThresholds
+    rules: Rules
+    scoring: dict[Tier, Weights]
+
+    @field_validator("scoring")
+    @classmethod
+    def _every_tier_weighted(cls, scoring: dict[Tier, Weights]) -> dict[Tier, Weights]:
+        missing = [tier for tier in Tier if tier not in scoring]
+        if missing:
+            raise ValueError(f"no weights for {', '.join(missing)}")
+        return scoring
