@@ -72,6 +72,23 @@ def submit(
                 console.print(f"{answer.status_code} {base}{answer.json()['status_url']}")
 
 
+@app.command("signin-link")
+def signin_link(
+    email: Annotated[str, typer.Argument(help="The address a sign-in link was asked for.")],
+    maildir: Annotated[Path | None, typer.Option(help="The SMTP sink's Maildir (default: `cri up`'s).")] = None,
+) -> None:
+    """Print the latest sign-in link emailed to EMAIL in the embedded stack (its SMTP sink keeps every message)."""
+    from system.mail import latest_sign_in_link
+    from system.ops import running_stack
+
+    folder = maildir or Path(running_stack().get("maildir", ".cri/mail"))
+    link = latest_sign_in_link(folder, email)
+    if link is None:
+        typer.echo(f"no sign-in link for {email} in {folder}", err=True)
+        raise typer.Exit(1)
+    typer.echo(link)
+
+
 @app.command()
 def topics(bootstrap: Bootstrap = None) -> None:
     """The topic catalog, and each consumer group's lag per partition."""

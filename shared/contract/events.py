@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from shared.contract import topics
 from shared.contract.envelope import Envelope, EventData
@@ -237,6 +237,29 @@ class NotificationFailed(_NotificationEvent):
     failed_at: datetime
 
 
+class SignInLinkRequested(EventData):
+    """A person asked to sign in with an address intake knows: notify emails them the link. Asking with an
+    unknown address publishes nothing (and the person sees the same page)."""
+
+    topic = topics.PEOPLE_LINKS.name
+    event_type = "SignInLinkRequested"
+    event_version = 1
+    link_id: UUID = Field(description="Identifies this link (never its token); one email per link.")
+    email: EmailStr = Field(description="Where to send the link.", examples=["jlee@springfield.example.gov"])
+    name: str = Field(description="How the email greets the person.", examples=["Jordan Lee"])
+    role: Literal["agency", "provider", "staff"] = Field(description="The role the link signs the person in as.")
+    url: str = Field(
+        description="The sign-in link, carrying its single-use token (only intake keeps its hash); opening it "
+        "leads to a page with a button that signs in.",
+        examples=["https://cri.example.gov/sign-in/link?token=..."],
+    )
+    expires_at: datetime = Field(description="After this the link signs no one in.")
+    requested_at: datetime
+
+    def partition_key(self) -> str:
+        return str(self.link_id)
+
+
 class FieldError(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -300,6 +323,7 @@ EVENT_MODELS: dict[str, type[EventData]] = {
         NotificationSent,
         NotificationFailed,
         SubmissionRejected,
+        SignInLinkRequested,
         DeadLettered,
     )
 }

@@ -19,16 +19,21 @@ class TopicSpec:
     producers: tuple[str, ...]
     consumers: tuple[str, ...]
     description: str
+    # The broker deletes whole segments only: a short retention needs short segments too (the default is 7 days).
+    segment_ms: int | None = None
 
     def config(self) -> dict[str, str]:
         """Broker-side topic configuration."""
         settings = {"cleanup.policy": self.cleanup.value}
         if self.retention_ms is not None:
             settings["retention.ms"] = str(self.retention_ms)
+        if self.segment_ms is not None:
+            settings["segment.ms"] = str(self.segment_ms)
         return settings
 
 
-_DAY_MS = 24 * 60 * 60 * 1000
+_HOUR_MS = 60 * 60 * 1000
+_DAY_MS = 24 * _HOUR_MS
 
 # 12 partitions on the busy keyed topics let ops scale a consumer group to 12 replicas without re-keying.
 INBOUND_SUBMISSIONS = TopicSpec(
@@ -91,6 +96,18 @@ NOTIFICATIONS = TopicSpec(
     consumers=("intake", "dashboards"),
     description="Outcome of each notification: sent or failed.",
 )
+PEOPLE_LINKS = TopicSpec(
+    name="cri.people.links",
+    partitions=3,
+    key="link_id",
+    cleanup=Cleanup.DELETE,
+    # The links in it open a session: kept an hour (they expire in minutes), in segments of ten minutes.
+    retention_ms=_HOUR_MS,
+    segment_ms=10 * 60 * 1000,
+    producers=("intake",),
+    consumers=("notify",),
+    description="Links intake asks notify to email to a person (a sign-in link): single use, valid minutes.",
+)
 DEAD_LETTERS = TopicSpec(
     name="cri.deadletter",
     partitions=3,
@@ -109,5 +126,6 @@ CATALOG: tuple[TopicSpec, ...] = (
     ENGAGEMENTS,
     ENGAGEMENT_STATE,
     NOTIFICATIONS,
+    PEOPLE_LINKS,
     DEAD_LETTERS,
 )

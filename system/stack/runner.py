@@ -216,6 +216,7 @@ def run_forever(home: Path) -> None:
                 {
                     "bootstrap_servers": infra.bootstrap_servers,
                     "database_url": infra.database_url,
+                    "maildir": str(infra.maildir),
                     "services": {name: service.url for name, service in services.items()},
                 }
             )
