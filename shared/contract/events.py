@@ -237,27 +237,47 @@ class NotificationFailed(_NotificationEvent):
     failed_at: datetime
 
 
-class SignInLinkRequested(EventData):
-    """A person asked to sign in with an address intake knows: notify emails them the link. Asking with an
-    unknown address publishes nothing (and the person sees the same page)."""
+class _LinkEmail(EventData):
+    """A link intake asks notify to email to one person; the token in it is single use, and only intake keeps
+    its hash."""
 
     topic = topics.PEOPLE_LINKS.name
-    event_type = "SignInLinkRequested"
-    event_version = 1
     link_id: UUID = Field(description="Identifies this link (never its token); one email per link.")
     email: EmailStr = Field(description="Where to send the link.", examples=["jlee@springfield.example.gov"])
     name: str = Field(description="How the email greets the person.", examples=["Jordan Lee"])
-    role: Literal["agency", "provider", "staff"] = Field(description="The role the link signs the person in as.")
-    url: str = Field(
-        description="The sign-in link, carrying its single-use token (only intake keeps its hash); opening it "
-        "leads to a page with a button that signs in.",
-        examples=["https://cri.example.gov/sign-in/link?token=..."],
-    )
-    expires_at: datetime = Field(description="After this the link signs no one in.")
+    expires_at: datetime = Field(description="After this the link does nothing.")
     requested_at: datetime
 
     def partition_key(self) -> str:
         return str(self.link_id)
+
+
+class SignInLinkRequested(_LinkEmail):
+    """A person asked to sign in with an address intake knows: notify emails them the link. Asking with an
+    unknown address publishes nothing (and the person sees the same page)."""
+
+    event_type = "SignInLinkRequested"
+    event_version = 1
+    role: Literal["agency", "provider", "staff"] = Field(description="The role the link signs the person in as.")
+    url: str = Field(
+        description="The sign-in link, carrying its single-use token; opening it leads to a page with a button "
+        "that signs in.",
+        examples=["https://cri.example.gov/sign-in/link?token=..."],
+    )
+
+
+class SubmissionConfirmationRequested(_LinkEmail):
+    """Someone not signed in sent the request form: notify emails its contact address the link that confirms
+    the address and sends the request. Until the link is used, no other service sees the request."""
+
+    event_type = "SubmissionConfirmationRequested"
+    event_version = 1
+    agency_name: str = Field(description="The agency the request is for.", examples=["Springfield Police Department"])
+    url: str = Field(
+        description="The confirmation link, carrying its single-use token; opening it shows the request with a "
+        "button that sends it.",
+        examples=["https://cri.example.gov/requests/confirm/..."],
+    )
 
 
 class FieldError(BaseModel):
@@ -324,6 +344,7 @@ EVENT_MODELS: dict[str, type[EventData]] = {
         NotificationFailed,
         SubmissionRejected,
         SignInLinkRequested,
+        SubmissionConfirmationRequested,
         DeadLettered,
     )
 }

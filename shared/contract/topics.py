@@ -101,12 +101,14 @@ PEOPLE_LINKS = TopicSpec(
     partitions=3,
     key="link_id",
     cleanup=Cleanup.DELETE,
-    # The links in it open a session: kept an hour (they expire in minutes), in segments of ten minutes.
+    # The links in it open a session or send a request: kept an hour (notify reads them within seconds), in
+    # segments of ten minutes.
     retention_ms=_HOUR_MS,
     segment_ms=10 * 60 * 1000,
     producers=("intake",),
     consumers=("notify",),
-    description="Links intake asks notify to email to a person (a sign-in link): single use, valid minutes.",
+    description="Links intake asks notify to email to a person (to sign in, to confirm a request sent by the "
+    "public form): single use, short-lived.",
 )
 DEAD_LETTERS = TopicSpec(
     name="cri.deadletter",
