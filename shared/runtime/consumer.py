@@ -181,25 +181,52 @@ def _reason(exc: Exception) -> str:
 
 def dead_letter_envelope(consumer: str, record: ConsumerRecord, reason: str) -> Envelope:
     """The dead letter of a record, with an id derived from where the record sits, so it is recorded once."""
-    headers = _headers(record)
-    data = DeadLettered(
-        consumer=consumer,
+    return dead_lettered(
+        consumer,
+        derived_id(_DEAD_LETTER_NAMESPACE, consumer, record.topic, record.partition, record.offset, separator=":"),
         source_topic=record.topic,
         source_partition=record.partition,
         source_offset=record.offset,
-        original_key_b64=_b64(record.key),
+        key=record.key,
+        value=record.value,
+        headers=_headers(record),
+        reason=reason,
+        at=datetime.now(UTC),
+    )
+
+
+def dead_lettered(
+    consumer: str,
+    event_id: UUID,
+    *,
+    source_topic: str,
+    source_partition: int,
+    source_offset: int,
+    key: bytes | None,
+    value: bytes | None,
+    headers: dict[str, str],
+    reason: str,
+    at: datetime,
+) -> Envelope:
+    """The DeadLettered event of what `consumer` gives up on: its bytes (base64) and headers, and the reason.
+
+    `event_id` is derived from what is dead-lettered (a record, a delivery), so it is recorded once; the
+    correlation id is the original's `correlation-id` header."""
+    data = DeadLettered(
+        consumer=consumer,
+        source_topic=source_topic,
+        source_partition=source_partition,
+        source_offset=source_offset,
+        original_key_b64=_b64(key),
         # A dead letter must always fit in a Kafka message, however large what it carries.
-        original_value_b64=_b64(record.value[:DEAD_LETTER_VALUE_LIMIT] if record.value else record.value),
-        original_size=len(record.value) if record.value is not None else None,
-        truncated=record.value is not None and len(record.value) > DEAD_LETTER_VALUE_LIMIT,
+        original_value_b64=_b64(value[:DEAD_LETTER_VALUE_LIMIT] if value else value),
+        original_size=len(value) if value is not None else None,
+        truncated=value is not None and len(value) > DEAD_LETTER_VALUE_LIMIT,
         original_headers=headers,
         reason=reason,
-        dead_lettered_at=datetime.now(UTC),
+        dead_lettered_at=at,
     )
     envelope = Envelope.wrap(data, source=consumer, correlation_id=headers.get("correlation-id", "dead-letter"))
-    event_id = derived_id(
-        _DEAD_LETTER_NAMESPACE, consumer, record.topic, record.partition, record.offset, separator=":"
-    )
     return envelope.model_copy(update={"event_id": event_id})
 
 
