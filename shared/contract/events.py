@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from shared.contract import topics
 from shared.contract.envelope import Envelope, EventData
-from shared.contract.requests import Agency, RequestForAssistance
+from shared.contract.requests import Agency, LongText, RequestForAssistance
 from shared.contract.vocabulary import AgencyType, Tier, TopicArea, Urgency
 
 
@@ -113,7 +113,7 @@ class RequestWithdrawn(_RequestEvent):
         description="The request's status as intake knew it when the agency withdrew it.",
         examples=["queued"],
     )
-    reason: str | None = Field(default=None, description="The agency's own words, when it gave any.")
+    reason: LongText | None = Field(default=None, description="The agency's own words, when it gave any.")
 
 
 class _EngagementEvent(EventData):
