@@ -5,13 +5,15 @@ from pathlib import Path
 
 import pytest
 
-from services.notify import store
-from services.notify.handlers import Notifications
-from services.notify.messages import Preferences, RequestFacts
+from services.notify import store, workers
+from services.notify.commands import Notifications
+from services.notify.domain.preferences import Preferences
+from services.notify.domain.request_facts import RequestFacts
+from services.notify.handlers import handlers
 from shared.contract.envelope import Envelope
 from shared.runtime.outbox import unit_of_work
 from tests.support import eventually
-from tests.unit.test_notify_messages import STAFF, opened, submitted
+from tests.unit.test_notify_planning import STAFF, opened, submitted
 
 MIGRATIONS = Path(store.__file__).parent / "migrations"
 
@@ -23,7 +25,11 @@ async def pool(schema_pool):
 
 async def test_an_event_parked_by_one_replica_while_another_remembers_its_request_is_planned_by_the_sweep(pool):
     notifications = Notifications(STAFF, Preferences(), asyncio.Event())
-    on_event = notifications.on_event
+    handle = handlers(notifications)
+
+    async def on_event(uow, envelope, event) -> None:
+        await handle[type(event)](uow, envelope, event)
+
     request = submitted()
     opening = opened(RequestFacts.from_submitted(request))
 
@@ -38,7 +44,7 @@ async def test_an_event_parked_by_one_replica_while_another_remembers_its_reques
         await remember_request()
     assert await pool.fetchval("SELECT count(*) FROM parked_events") == 1
 
-    sweeping = asyncio.create_task(notifications.sweep_parked(pool, every_s=0.05))
+    sweeping = asyncio.create_task(workers.sweep_parked(pool, notifications, every_s=0.05))
     try:
 
         async def unparked() -> bool:

@@ -1,0 +1,18 @@
+"""The message kinds: one per audience of an event in the planning table (`planning`). Each kind has its templates,
+named after it, in `templates/` (`<kind>.subject.txt`, `<kind>.txt`, `<kind>.html`)."""
+
+from typing import Literal, get_args
+
+Kind = Literal[
+    "request_received",
+    "request_routed_agency",
+    "assignment_provider",
+    "review_needed_staff",
+    "request_queued_agency",
+    "engagement_opened_agency",
+    "deadline_missed_staff",
+    "deadline_missed_provider",
+    "engagement_escalated",
+    "engagement_closed_agency",
+]
+KINDS: frozenset[str] = frozenset(get_args(Kind))
