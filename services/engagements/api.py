@@ -11,14 +11,15 @@ from enum import StrEnum
 from typing import Annotated, Any
 from uuid import UUID
 
-import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.engagements import commands, recommendations, store
+from services.engagements import commands, store
 from services.engagements.domain import lifecycle
 from services.engagements.domain.deadlines import DeadlineClock
 from services.engagements.domain.recommendations import RecommendationStatus
+from services.engagements.store import AuditEntry, Deadline, EngagementRow, Recommendation
+from shared.contract.events import AgencySummary, ProviderRef
 from shared.contract.requests import LongText, ShortText
 from shared.contract.vocabulary import Tier
 from shared.runtime.auth import Principal, Role, forbidden, require
@@ -50,7 +51,7 @@ def _engagement_access(*roles: Role) -> Callable[..., Awaitable[Principal]]:
         if principal.role is Role.PROVIDER:
             async with runtime_of(request).pool.acquire() as conn:
                 row = await store.load(conn, engagement_id)
-            if row is not None and row["provider"]["provider_id"] != principal.subject:
+            if row is not None and row.provider.provider_id != principal.subject:
                 raise forbidden("another provider's engagement")
         return principal
 
@@ -109,33 +110,13 @@ class RecommendationChange(BaseModel):
     note: LongText | None = None
 
 
-class RecommendationStep(BaseModel):
-    status: str
-    at: datetime
-    changed_by: str
-    note: str | None
-
-
-class Recommendation(BaseModel):
-    recommendation_id: UUID
-    text: str
-    status: str
-    created_at: datetime
-    history: list[RecommendationStep]
-
-
-class Deadline(BaseModel):
-    milestone: str
-    due_at: datetime
-
-
 class Engagement(BaseModel):
     engagement_id: UUID
     request_id: UUID
     tier: Tier
     status: str
-    provider: dict[str, Any]
-    agency: dict[str, Any]
+    provider: ProviderRef
+    agency: AgencySummary
     urgency: str
     opened_at: datetime
     status_since: datetime
@@ -149,23 +130,14 @@ class Engagement(BaseModel):
     allowed_outcomes: list[str] = Field(description="Outcomes it may be closed with now.")
 
     @classmethod
-    def of(cls, row: asyncpg.Record) -> "Engagement":
-        tier = Tier(row["tier"])
+    def of(cls, row: EngagementRow) -> "Engagement":
         return cls.model_validate(
-            dict(
-                row,
-                allowed_next=lifecycle.allowed_next(tier, row["status"]),
-                allowed_outcomes=lifecycle.allowed_outcomes(tier, row["status"]),
-            )
+            {
+                **dict(row),
+                "allowed_next": lifecycle.allowed_next(row.tier, row.status),
+                "allowed_outcomes": lifecycle.allowed_outcomes(row.tier, row.status),
+            }
         )
-
-
-class AuditEntry(BaseModel):
-    at: datetime
-    actor: str
-    action: str
-    detail: dict[str, Any]
-    reason: str | None
 
 
 class EngagementTimeline(Engagement):
@@ -213,10 +185,7 @@ async def get_engagement(engagement_id: UUID, request: Request) -> EngagementTim
         trail = await store.audit_trail(conn, engagement_id)
         deadline = await store.pending_deadline(conn, engagement_id)
     return EngagementTimeline(
-        **Engagement.of(row).model_dump(),
-        milestones=row["milestones"],
-        audit_trail=[AuditEntry.model_validate(dict(entry)) for entry in trail],
-        next_deadline=Deadline.model_validate(dict(deadline)) if deadline else None,
+        **dict(Engagement.of(row)), milestones=row.milestones, audit_trail=trail, next_deadline=deadline
     )
 
 
@@ -258,7 +227,7 @@ async def list_recommendations(engagement_id: UUID, request: Request) -> list[Re
     async with runtime_of(request).pool.acquire() as conn:
         if await store.load(conn, engagement_id) is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no engagement {engagement_id}")
-        return [Recommendation.model_validate(r) for r in await store.recommendations(conn, engagement_id)]
+        return await store.recommendations(conn, engagement_id)
 
 
 @router.post(
@@ -271,7 +240,7 @@ async def list_recommendations(engagement_id: UUID, request: Request) -> list[Re
 async def add_recommendation(engagement_id: UUID, body: NewRecommendation, request: Request) -> Recommendation:
     """Propose a recommendation (assessments in findings_and_recommendations or implementation_monitoring)."""
     async with _refusals(), unit_of_work(runtime_of(request).pool) as uow:
-        added = await recommendations.add(uow, engagement_id, **body.model_dump())
+        added = await commands.add_recommendation(uow, engagement_id, **body.model_dump())
     return await _recommendation(request, engagement_id, added)
 
 
@@ -286,17 +255,17 @@ async def change_recommendation(
 ) -> Recommendation:
     """Move a recommendation to its next status (accepted, in_progress, implemented, not_implemented, withdrawn)."""
     async with _refusals(), unit_of_work(runtime_of(request).pool) as uow:
-        await recommendations.change(uow, engagement_id, recommendation_id, **body.model_dump())
+        await commands.change_recommendation(uow, engagement_id, recommendation_id, **body.model_dump())
     return await _recommendation(request, engagement_id, recommendation_id)
 
 
 async def _recommendation(request: Request, engagement_id: UUID, recommendation_id: UUID) -> Recommendation:
     async with runtime_of(request).pool.acquire() as conn:
         found = await store.recommendations(conn, engagement_id)
-    return Recommendation.model_validate(next(r for r in found if r["recommendation_id"] == recommendation_id))
+    return next(r for r in found if r.recommendation_id == recommendation_id)
 
 
-async def _change(request: Request, command: Callable[[UnitOfWork], Awaitable[asyncpg.Record]]) -> Engagement:
+async def _change(request: Request, command: Callable[[UnitOfWork], Awaitable[EngagementRow]]) -> Engagement:
     async with _refusals(), unit_of_work(runtime_of(request).pool) as uow:
         row = await command(uow)
     return Engagement.of(row)
@@ -307,7 +276,7 @@ async def _refusals() -> AsyncIterator[None]:
     """Command refusals as HTTP answers; the transaction they abort leaves nothing behind."""
     try:
         yield
-    except (commands.EngagementNotFound, recommendations.RecommendationNotFound) as exc:
+    except (commands.EngagementNotFound, commands.RecommendationNotFound) as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
     except lifecycle.InvalidTransition as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail={"reason": exc.reason, "allowed": exc.allowed}) from None

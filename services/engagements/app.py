@@ -1,14 +1,12 @@
-"""Engagements' composition root: the routed-request consumer, the HTTP API, the deadline scanner, the dashboard."""
+"""Engagements' composition root: the routed-request consumer, the HTTP API, the deadline scan, the dashboard."""
 
 from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.engagements import api, dashboard
-from services.engagements.commands import SOURCE
+from services.engagements import SERVICE, api, dashboard_api, workers
 from services.engagements.domain.deadlines import DeadlineClock, load_deadlines
 from services.engagements.handlers import make_handlers
-from services.engagements.scanner import scan_forever
 from services.engagements.settings import EngagementsSettings
 from shared.contract import topics
 from shared.contract.events import (
@@ -28,7 +26,7 @@ def create_app(settings: EngagementsSettings | None = None) -> FastAPI:
     settings = settings or EngagementsSettings()
     # Read at start: a broken deadlines file stops the service here, with the file's line in the message.
     clock = DeadlineClock(load_deadlines(settings.deadlines_file), settings.deadline_day_seconds)
-    runtime = ServiceRuntime(SOURCE, settings, Path(__file__).parent / "migrations")
+    runtime = ServiceRuntime(SERVICE, settings, Path(__file__).parent / "migrations")
     runtime.consume([topics.REQUESTS], make_handlers(clock))
     runtime.publishes(
         EngagementOpened,
@@ -41,7 +39,7 @@ def create_app(settings: EngagementsSettings | None = None) -> FastAPI:
     )
 
     async def scan_deadlines(rt: ServiceRuntime) -> None:
-        await scan_forever(rt.pool, settings.deadline_scan_batch, settings.deadline_scan_interval_s)
+        await workers.scan_deadlines(rt.pool, settings.deadline_scan_batch, settings.deadline_scan_interval_s)
 
     runtime.background(scan_deadlines)
     app = create_service_app(
@@ -51,5 +49,5 @@ def create_app(settings: EngagementsSettings | None = None) -> FastAPI:
     )
     app.state.deadline_clock = clock
     app.include_router(api.router)
-    app.include_router(dashboard.router)
+    app.include_router(dashboard_api.router)
     return app

@@ -1,13 +1,53 @@
-"""Engagements' PostgreSQL edge: engagements, their audit trail, their deadlines, the dashboard's figures."""
+"""Engagements' PostgreSQL edge: engagements, their audit trail, their deadlines, an assessment's recommendations
+and the dashboard's figures. SQL only; every function returns typed rows (the models below), never a record."""
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import asyncpg
+from pydantic import BaseModel, ConfigDict
 
-from shared.contract.events import AgencySummary, EngagementSnapshot, ProviderRef
+from shared.contract.events import AgencySummary, ProviderRef
+from shared.contract.vocabulary import Tier
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+R = TypeVar("R", bound=_Row)
+
+
+def _one(model: type[R], record: asyncpg.Record | None) -> R | None:
+    return None if record is None else model.model_validate(dict(record))
+
+
+def _all(model: type[R], records: list[asyncpg.Record]) -> list[R]:
+    return [model.model_validate(dict(record)) for record in records]
+
+
+class EngagementRow(_Row):
+    """An engagement as stored; `milestones` holds each recorded milestone with who recorded it, when and why."""
+
+    engagement_id: UUID
+    request_id: UUID
+    tier: Tier
+    provider: ProviderRef
+    agency: AgencySummary
+    urgency: str
+    status: str
+    milestones: list[dict[str, Any]]
+    opened_at: datetime
+    status_since: datetime
+    first_contact_at: datetime | None
+    closed_at: datetime | None
+    outcome: str | None
+    escalated_from: UUID | None
+    correlation_id: str
+    overdue: bool
+    version: int
 
 
 async def open_engagement(
@@ -15,7 +55,7 @@ async def open_engagement(
     *,
     engagement_id: UUID,
     request_id: UUID,
-    tier: str,
+    tier: Tier,
     provider: ProviderRef,
     agency: AgencySummary,
     urgency: str,
@@ -24,11 +64,11 @@ async def open_engagement(
     first_contact_at: datetime | None,
     correlation_id: str,
     escalated_from: UUID | None,
-) -> None:
-    await conn.execute(
+) -> EngagementRow:
+    record = await conn.fetchrow(
         "INSERT INTO engagements (engagement_id, request_id, tier, provider, agency, urgency, status, opened_at,"
         " status_since, first_contact_at, correlation_id, escalated_from)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11)",
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11) RETURNING *",
         engagement_id,
         request_id,
         tier,
@@ -41,14 +81,17 @@ async def open_engagement(
         correlation_id,
         escalated_from,
     )
+    return EngagementRow.model_validate(dict(record))
 
 
-async def open_engagement_of(conn: asyncpg.Connection, request_id: UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM engagements WHERE request_id = $1 AND closed_at IS NULL", request_id)
+async def has_open_engagement(conn: asyncpg.Connection, request_id: UUID) -> bool:
+    return await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM engagements WHERE request_id = $1 AND closed_at IS NULL)", request_id
+    )
 
 
-async def load(conn: asyncpg.Connection, engagement_id: UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM engagements WHERE engagement_id = $1", engagement_id)
+async def load(conn: asyncpg.Connection, engagement_id: UUID) -> EngagementRow | None:
+    return _one(EngagementRow, await conn.fetchrow("SELECT * FROM engagements WHERE engagement_id = $1", engagement_id))
 
 
 async def record_milestone(
@@ -60,9 +103,9 @@ async def record_milestone(
     entry: dict[str, Any],
     at: datetime,
     first_contact: bool,
-) -> asyncpg.Record | None:
+) -> EngagementRow | None:
     """Apply a milestone if nobody changed the engagement since `expected_version`; None when someone did."""
-    return await conn.fetchrow(
+    record = await conn.fetchrow(
         "UPDATE engagements SET status = $3, milestones = milestones || jsonb_build_array($4::jsonb),"
         " status_since = $5, overdue = false, version = version + 1,"
         " first_contact_at = CASE WHEN $6 THEN coalesce(first_contact_at, $5) ELSE first_contact_at END"
@@ -74,12 +117,14 @@ async def record_milestone(
         at,
         first_contact,
     )
+    return _one(EngagementRow, record)
 
 
 async def close(
     conn: asyncpg.Connection, engagement_id: UUID, expected_version: int, *, status: str, outcome: str, at: datetime
-) -> asyncpg.Record | None:
-    return await conn.fetchrow(
+) -> EngagementRow | None:
+    """Close the engagement if nobody changed it since `expected_version`; None when someone did."""
+    record = await conn.fetchrow(
         "UPDATE engagements SET status = $3, outcome = $4, closed_at = $5, status_since = $5, overdue = false,"
         " version = version + 1 WHERE engagement_id = $1 AND version = $2 RETURNING *",
         engagement_id,
@@ -88,6 +133,15 @@ async def close(
         outcome,
         at,
     )
+    return _one(EngagementRow, record)
+
+
+class AuditEntry(_Row):
+    at: datetime
+    actor: str
+    action: str
+    detail: dict[str, Any]
+    reason: str | None
 
 
 async def audit(
@@ -103,10 +157,16 @@ async def audit(
     )
 
 
-async def audit_trail(conn: asyncpg.Connection, engagement_id: UUID) -> list[asyncpg.Record]:
-    return await conn.fetch(
+async def audit_trail(conn: asyncpg.Connection, engagement_id: UUID) -> list[AuditEntry]:
+    records = await conn.fetch(
         "SELECT at, actor, action, detail, reason FROM audit_trail WHERE engagement_id = $1 ORDER BY id", engagement_id
     )
+    return _all(AuditEntry, records)
+
+
+class Deadline(_Row):
+    milestone: str
+    due_at: datetime
 
 
 async def set_deadline(conn: asyncpg.Connection, engagement_id: UUID, deadline: tuple[str, datetime] | None) -> None:
@@ -118,27 +178,37 @@ async def set_deadline(conn: asyncpg.Connection, engagement_id: UUID, deadline: 
         )
 
 
-async def pending_deadline(conn: asyncpg.Connection, engagement_id: UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(
+async def pending_deadline(conn: asyncpg.Connection, engagement_id: UUID) -> Deadline | None:
+    record = await conn.fetchrow(
         "SELECT milestone, due_at FROM deadlines WHERE engagement_id = $1 AND fired_at IS NULL", engagement_id
     )
+    return _one(Deadline, record)
 
 
-async def claim_missed_deadlines(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
+class MissedDeadline(_Row):
+    engagement_id: UUID
+    milestone: str
+    due_at: datetime
+    fired_at: datetime
+
+
+async def claim_missed_deadlines(conn: asyncpg.Connection, limit: int) -> list[MissedDeadline]:
     """Mark up to `limit` due deadlines fired. Rows another replica holds are skipped, so each deadline fires
     once; call inside the transaction that publishes what follows."""
-    return await conn.fetch(
+    records = await conn.fetch(
         "UPDATE deadlines SET fired_at = now() WHERE id IN (SELECT id FROM deadlines"
         " WHERE fired_at IS NULL AND due_at <= now() ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED)"
         " RETURNING engagement_id, milestone, due_at, fired_at",
         limit,
     )
+    return _all(MissedDeadline, records)
 
 
-async def mark_overdue(conn: asyncpg.Connection, engagement_ids: list[UUID]) -> list[asyncpg.Record]:
-    return await conn.fetch(
+async def mark_overdue(conn: asyncpg.Connection, engagement_ids: list[UUID]) -> list[EngagementRow]:
+    records = await conn.fetch(
         "UPDATE engagements SET overdue = true WHERE engagement_id = ANY($1::uuid[]) RETURNING *", engagement_ids
     )
+    return _all(EngagementRow, records)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,25 +221,71 @@ class Filters:
 
 async def list_engagements(
     conn: asyncpg.Connection, filters: Filters, limit: int, offset: int
-) -> tuple[list[asyncpg.Record], int]:
+) -> tuple[list[EngagementRow], int]:
     where = (
         "($1::text IS NULL OR tier = $1) AND ($2::text IS NULL OR status = $2)"
         " AND ($3::text IS NULL OR provider->>'provider_id' = $3) AND ($4::bool IS NULL OR overdue = $4)"
     )
     args = (filters.tier, filters.status, filters.provider_id, filters.overdue)
     total = await conn.fetchval(f"SELECT count(*) FROM engagements WHERE {where}", *args)
-    rows = await conn.fetch(
+    records = await conn.fetch(
         f"SELECT * FROM engagements WHERE {where} ORDER BY opened_at DESC, engagement_id LIMIT $5 OFFSET $6",
         *args,
         limit,
         offset,
     )
-    return rows, total
+    return _all(EngagementRow, records), total
 
 
-async def dashboard(conn: asyncpg.Connection) -> dict[str, Any]:
+class TierStatusCount(_Row):
+    tier: str
+    status: str
+    n: int
+
+
+class ProviderLoad(_Row):
+    provider: str
+    open: int
+    total: int
+
+
+class FirstContactTime(_Row):
+    tier: str
+    median_s: float
+    n: int
+
+
+class OverdueEngagement(_Row):
+    engagement_id: UUID
+    tier: str
+    status: str
+    agency: str
+    provider: str
+
+
+class LatestChange(_Row):
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    tier: str
+    agency: str
+
+
+class Portfolio(_Row):
     """The portfolio at a glance: counts by tier and status, overdue engagements, load per provider, median
     time to first contact, and the latest changes."""
+
+    total: int
+    overdue_total: int
+    by_tier_status: list[TierStatusCount]
+    providers: list[ProviderLoad]
+    first_contact: list[FirstContactTime]
+    overdue: list[OverdueEngagement]
+    latest: list[LatestChange]
+
+
+async def portfolio(conn: asyncpg.Connection) -> Portfolio:
     by_tier_status = await conn.fetch("SELECT tier, status, count(*) AS n FROM engagements GROUP BY 1, 2 ORDER BY 1, 2")
     providers = await conn.fetch(
         "SELECT provider->>'name' AS provider, count(*) FILTER (WHERE closed_at IS NULL) AS open, count(*) AS total"
@@ -187,33 +303,14 @@ async def dashboard(conn: asyncpg.Connection) -> dict[str, Any]:
         "SELECT a.id, a.at, a.actor, a.action, e.tier, e.agency->>'name' AS agency"
         " FROM audit_trail a JOIN engagements e USING (engagement_id) ORDER BY a.id DESC LIMIT 12"
     )
-    return {
-        "total": sum(r["n"] for r in by_tier_status),
-        "overdue_total": await conn.fetchval("SELECT count(*) FROM engagements WHERE overdue"),
-        "by_tier_status": [dict(r) for r in by_tier_status],
-        "providers": [dict(r) for r in providers],
-        "first_contact": [dict(r) for r in first_contact],
-        "overdue": [dict(r, engagement_id=str(r["engagement_id"])) for r in overdue],
-        "latest": [dict(r, at=r["at"].isoformat()) for r in latest],
-    }
-
-
-def snapshot(row: asyncpg.Record) -> EngagementSnapshot:
-    """The dashboard's view of an engagement row (no personal contact data is stored here at all)."""
-    return EngagementSnapshot(
-        engagement_id=row["engagement_id"],
-        request_id=row["request_id"],
-        tier=row["tier"],
-        # Dashboards see who the provider is, not its mailbox.
-        provider=ProviderRef.model_validate(row["provider"]).model_copy(update={"contact_email": None}),
-        agency=AgencySummary.model_validate(row["agency"]),
-        status=row["status"],
-        milestones=[m["milestone"] for m in row["milestones"]],
-        opened_at=row["opened_at"],
-        first_contact_at=row["first_contact_at"],
-        closed_at=row["closed_at"],
-        overdue=row["overdue"],
-        version=row["version"],
+    return Portfolio(
+        total=sum(r["n"] for r in by_tier_status),
+        overdue_total=await conn.fetchval("SELECT count(*) FROM engagements WHERE overdue"),
+        by_tier_status=_all(TierStatusCount, by_tier_status),
+        providers=_all(ProviderLoad, providers),
+        first_contact=_all(FirstContactTime, first_contact),
+        overdue=_all(OverdueEngagement, overdue),
+        latest=_all(LatestChange, latest),
     )
 
 
@@ -235,11 +332,10 @@ async def add_recommendation(
     )
 
 
-async def load_recommendation(
-    conn: asyncpg.Connection, engagement_id: UUID, recommendation_id: UUID
-) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        "SELECT * FROM recommendations WHERE engagement_id = $1 AND recommendation_id = $2",
+async def recommendation_status(conn: asyncpg.Connection, engagement_id: UUID, recommendation_id: UUID) -> str | None:
+    """The status of one of the engagement's recommendations; None when it has no such recommendation."""
+    return await conn.fetchval(
+        "SELECT status FROM recommendations WHERE engagement_id = $1 AND recommendation_id = $2",
         engagement_id,
         recommendation_id,
     )
@@ -266,9 +362,24 @@ async def change_recommendation(
     return bool(moved)
 
 
-async def recommendations(conn: asyncpg.Connection, engagement_id: UUID) -> list[dict[str, Any]]:
+class RecommendationStep(_Row):
+    status: str
+    at: datetime
+    changed_by: str
+    note: str | None
+
+
+class Recommendation(_Row):
+    recommendation_id: UUID
+    text: str
+    status: str
+    created_at: datetime
+    history: list[RecommendationStep]
+
+
+async def recommendations(conn: asyncpg.Connection, engagement_id: UUID) -> list[Recommendation]:
     """The engagement's recommendations, oldest first, each with its status history."""
-    rows = await conn.fetch(
+    records = await conn.fetch(
         "SELECT r.recommendation_id, r.text, r.status, r.created_at,"
         " jsonb_agg(jsonb_build_object('status', h.status, 'at', h.at, 'changed_by', h.changed_by, 'note', h.note)"
         "  ORDER BY h.id) AS history"
@@ -276,4 +387,4 @@ async def recommendations(conn: asyncpg.Connection, engagement_id: UUID) -> list
         " WHERE r.engagement_id = $1 GROUP BY r.recommendation_id ORDER BY r.created_at, r.recommendation_id",
         engagement_id,
     )
-    return [dict(row) for row in rows]
+    return _all(Recommendation, records)

@@ -1,4 +1,5 @@
-"""The program staff's dashboard: one HTML page that follows the portfolio through server-sent events.
+"""The staff dashboard over HTTP: one HTML page (static/dashboard.html) that follows the portfolio through
+server-sent events, the stream itself and the figures once.
 
 Staff only. A browser cannot send a bearer header (EventSource sets no headers), so opening
 `/dashboard/sign-in?key=<staff key>` checks the key, keeps it in an HttpOnly, SameSite=Strict cookie scoped to
@@ -7,7 +8,6 @@ that cookie (or a bearer header).
 """
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -44,10 +44,10 @@ async def page() -> HTMLResponse:
 
 
 @router.get("/dashboard/summary", dependencies=[Depends(_staff)])
-async def summary(request: Request) -> dict:
+async def summary(request: Request) -> store.Portfolio:
     """The figures the page shows, once (what each stream event carries)."""
     async with runtime_of(request).pool.acquire() as conn:
-        return await store.dashboard(conn)
+        return await store.portfolio(conn)
 
 
 @router.get("/dashboard/stream", dependencies=[Depends(_staff)])
@@ -60,7 +60,7 @@ async def stream(request: Request) -> StreamingResponse:
         sent, quiet = None, 0
         while not await request.is_disconnected():
             async with runtime.pool.acquire() as conn:
-                figures = json.dumps(await store.dashboard(conn), default=str)
+                figures = (await store.portfolio(conn)).model_dump_json()
             if figures != sent:
                 sent, quiet = figures, 0
                 yield f"event: portfolio\ndata: {figures}\n\n"
