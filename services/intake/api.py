@@ -15,11 +15,11 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
 from services.intake import store
+from services.intake.domain.submissions import MAX_KEY_CHARS, agency_key
 from services.intake.group_commit import GroupCommit, NotRecorded
 from services.intake.settings import IntakeSettings
-from services.intake.status import agency_key
-from services.intake.validation import MAX_KEY_CHARS
 from shared.contract.requests import RequestForAssistance
+from shared.contract.validation import error_message
 from shared.runtime.auth import Principal, Role, forbidden, require
 from shared.runtime.http import runtime_of
 
@@ -120,8 +120,10 @@ async def get_request_status(
 
 async def validation_failed(_request: Request, exc: RequestValidationError) -> Response:
     """FastAPI's 422 shape without echoing the input: a NaN or an unpaired surrogate in it could not be rendered
-    as JSON, and the caller knows what it sent."""
-    errors = [{k: v for k, v in error.items() if k != "input"} for error in exc.errors()]
+    as JSON, and the caller knows what it sent. Messages read as the inbound topic's rejections do."""
+    errors = [
+        {**{k: v for k, v in error.items() if k != "input"}, "msg": error_message(error)} for error in exc.errors()
+    ]
     return Response(
         json.dumps({"detail": jsonable_encoder(errors)}),
         status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,

@@ -5,26 +5,16 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 
-from services.intake import api, store
+from services.intake import SERVICE, api, store
+from services.intake.domain.status import FOLLOWED_EVENTS, status_change
 from services.intake.group_commit import GroupCommit
 from services.intake.inbound import InboundSubmissions
 from services.intake.limits import BodyLimits
 from services.intake.retention import purge_expired_keys_periodically
 from services.intake.settings import IntakeSettings
-from services.intake.status import status_change
 from shared.contract import topics
 from shared.contract.envelope import Envelope, EventData
-from shared.contract.events import (
-    EngagementClosed,
-    EngagementEscalated,
-    EngagementOpened,
-    MilestoneReached,
-    RequestNeedsReview,
-    RequestQueued,
-    RequestRouted,
-    RequestSubmitted,
-    SubmissionRejected,
-)
+from shared.contract.events import RequestSubmitted, SubmissionRejected
 from shared.runtime.consumer import EventHandler
 from shared.runtime.http import create_service_app
 from shared.runtime.lifecycle import ServiceRuntime
@@ -32,32 +22,19 @@ from shared.runtime.outbox import UnitOfWork
 
 
 async def _track_status(uow: UnitOfWork, envelope: Envelope, event: EventData) -> None:
-    change = status_change(event)
-    if change is not None:
-        await store.record_status(uow.conn, envelope, event.request_id, change)  # type: ignore[attr-defined]
+    await store.record_status(uow.conn, envelope, event.request_id, status_change(event))  # type: ignore[attr-defined]
 
 
-_STATUS_EVENTS: dict[type[EventData], EventHandler] = {
-    model: _track_status
-    for model in (
-        RequestRouted,
-        RequestNeedsReview,
-        RequestQueued,
-        EngagementOpened,
-        MilestoneReached,
-        EngagementEscalated,
-        EngagementClosed,
-    )
-}
+_STATUS_EVENTS: dict[type[EventData], EventHandler] = dict.fromkeys(FOLLOWED_EVENTS, _track_status)
 
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
-    runtime = ServiceRuntime(store.SOURCE, settings, Path(__file__).parent / "migrations")
+    runtime = ServiceRuntime(SERVICE, settings, Path(__file__).parent / "migrations")
     runtime.consume([topics.REQUESTS, topics.ENGAGEMENTS], _STATUS_EVENTS)
     runtime.consume_records(
         [topics.INBOUND_SUBMISSIONS],
-        "cri-intake-inbound",
+        f"cri-{SERVICE}-inbound",
         lambda pool: InboundSubmissions(pool, settings),
         description="Requests for assistance from other systems (the HTTP body as JSON); invalid ones are "
         "answered on cri.intake.rejections.",

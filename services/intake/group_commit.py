@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 from opentelemetry import context as otel_context
 
-from services.intake import store
+from services.intake import SERVICE, store
 from shared.contract.requests import RequestForAssistance
 from shared.runtime.consumer import TRANSIENT_ERRORS, apply_isolating
 from shared.runtime.outbox import UnitOfWork
@@ -80,7 +80,7 @@ class GroupCommit:
                 log.info("a group of %d submissions met another; trying it again", len(group))
 
     async def _commit_once(self, pool: asyncpg.Pool, group: list[Submission]) -> None:
-        failed = await apply_isolating(pool, store.SOURCE, group, self._record)
+        failed = await apply_isolating(pool, SERVICE, group, self._record)
         for submission, exc in failed:
             if not submission.answer.done():
                 submission.answer.set_exception(exc)

@@ -3,16 +3,17 @@ invalid ones are answered on the rejection topic with the publisher's correlatio
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from uuid import UUID, uuid5
+from uuid import UUID
 
 import asyncpg
 from aiokafka.structs import ConsumerRecord
 
-from services.intake import store
+from services.intake import SERVICE, store
+from services.intake.domain.submissions import parse_submission
 from services.intake.settings import IntakeSettings
-from services.intake.validation import parse_submission
 from shared.contract.envelope import Envelope
 from shared.contract.events import FieldError, SubmissionRejected
+from shared.contract.ids import derived_id
 from shared.runtime.consumer import apply_isolating, dead_letter
 from shared.runtime.outbox import UnitOfWork
 
@@ -20,7 +21,7 @@ _REJECTION_NAMESPACE = UUID("0b6c4a52-5f0e-4d7e-a1c9-2f5e8a9d3b17")
 
 
 class InboundSubmissions:
-    service = store.SOURCE
+    service = SERVICE
 
     def __init__(self, pool: asyncpg.Pool, settings: IntakeSettings) -> None:
         self._pool = pool
@@ -73,7 +74,7 @@ class InboundSubmissions:
         )
         envelope = Envelope.wrap(rejection, source=self.service, correlation_id=correlation_id or "inbound-rejection")
         # One answer per inbound record, however often it is redelivered.
-        event_id = uuid5(_REJECTION_NAMESPACE, f"{record.topic}:{record.partition}:{record.offset}")
+        event_id = derived_id(_REJECTION_NAMESPACE, record.topic, record.partition, record.offset, separator=":")
         uow.publish(envelope.model_copy(update={"event_id": event_id}))
 
 

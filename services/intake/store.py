@@ -1,6 +1,5 @@
 """Intake's PostgreSQL edge: the requests table, its timeline and the idempotency keys."""
 
-import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -8,13 +7,13 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
-from services.intake.status import StatusChange, agency_key
+from services.intake import SERVICE
+from services.intake.domain.status import StatusChange
+from services.intake.domain.submissions import agency_key, fingerprint
 from shared.contract.envelope import Envelope
 from shared.contract.events import RequestSubmitted
 from shared.contract.requests import RequestForAssistance
 from shared.runtime.outbox import UnitOfWork
-
-SOURCE = "intake"
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,11 +24,6 @@ class Acceptance:
 
 class IdempotencyConflict(Exception):
     """The idempotency key was used before with a different body."""
-
-
-def fingerprint(request: RequestForAssistance) -> bytes:
-    """Digest of the request's canonical JSON, so formatting differences are not 'a different body'."""
-    return hashlib.sha256(request.model_dump_json().encode()).digest()
 
 
 async def accept(
@@ -66,7 +60,7 @@ async def accept(
 
     now = datetime.now(UTC)
     event = RequestSubmitted(request_id=request_id, submitted_at=now, channel=channel, request=request)
-    envelope = Envelope.wrap(event, source=SOURCE, correlation_id=correlation_id or str(request_id))
+    envelope = Envelope.wrap(event, source=SERVICE, correlation_id=correlation_id or str(request_id))
     # One statement for the request and the first line of its timeline. ON CONFLICT: of two concurrent
     # submissions of one agency's client reference, the second finds the first.
     inserted = await conn.fetchval(

@@ -1,13 +1,26 @@
-"""Inbound records parsed into requests or field errors (pure), exactly as the HTTP body is validated."""
+"""What a submission is, in pure rules: the agency it comes from, when two bodies are the same, and an inbound
+record parsed into a request or the field errors to answer it with, exactly as the HTTP body is validated."""
 
+import hashlib
 from collections.abc import Mapping
 
 from pydantic import ValidationError
 
 from shared.contract.events import FieldError
-from shared.contract.requests import RequestForAssistance
+from shared.contract.requests import Agency, RequestForAssistance
+from shared.contract.validation import error_message
 
 MAX_KEY_CHARS = 200  # the HTTP Idempotency-Key header's bound, applied to the inbound topic's header too
+
+
+def agency_key(agency: Agency) -> str:
+    """Recognises one agency across submissions: its ORI when it has one, else its name within its state."""
+    return f"ori:{agency.ori}" if agency.ori else f"name:{agency.state}:{' '.join(agency.name.lower().split())}"
+
+
+def fingerprint(request: RequestForAssistance) -> bytes:
+    """Digest of the request's canonical JSON, so formatting differences are not 'a different body'."""
+    return hashlib.sha256(request.model_dump_json().encode()).digest()
 
 
 def parse_submission(
@@ -28,5 +41,7 @@ def parse_submission(
     try:
         request = RequestForAssistance.model_validate_json(value)
     except ValidationError as exc:
-        return [FieldError(loc=list(e["loc"]), msg=e["msg"], type=e["type"]) for e in exc.errors(include_url=False)]
+        return [
+            FieldError(loc=list(e["loc"]), msg=error_message(e), type=e["type"]) for e in exc.errors(include_url=False)
+        ]
     return request
