@@ -1,5 +1,5 @@
 """Notify's event handlers: a RequestSubmitted is remembered and told; every other event it follows is told (or
-parked until its request is on record)."""
+parked until its request is on record; a sign-in link belongs to no request and is told at once)."""
 
 from services.notify.commands import Notifications
 from shared.contract.envelope import EventData
@@ -12,6 +12,7 @@ from shared.contract.events import (
     RequestQueued,
     RequestRouted,
     RequestSubmitted,
+    SignInLinkRequested,
 )
 from shared.runtime.consumer import EventHandler
 
@@ -23,6 +24,7 @@ FOLLOWED = (
     DeadlineMissed,
     EngagementEscalated,
     EngagementClosed,
+    SignInLinkRequested,
 )
 
 

@@ -14,5 +14,9 @@ Kind = Literal[
     "deadline_missed_provider",
     "engagement_escalated",
     "engagement_closed_agency",
+    "sign_in_link",
 ]
 KINDS: frozenset[str] = frozenset(get_args(Kind))
+# Links emailed to the one person who asked for them: by email whatever the preferences say (a webhook is no place
+# for a link that signs someone in, and opting out would lock the person out).
+PERSONAL_LINKS: frozenset[str] = frozenset({"sign_in_link"})

@@ -12,6 +12,7 @@
 |                     | deadline_missed_provider | provider                                                    |
 | EngagementEscalated | engagement_escalated     | staff (the agency hears of the new tier when it is routed)  |
 | EngagementClosed    | engagement_closed_agency | agency contact                                              |
+| SignInLinkRequested | sign_in_link             | the person who asked (email only, whatever the preferences) |
 | anything else       |                          | nobody                                                      |
 
 MilestoneReached is in "anything else": milestone names belong to the engagements service, not the contract,
@@ -29,7 +30,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, JsonValue
 
 from services.notify.domain.confidentiality import is_confidential, readable_request
-from services.notify.domain.kinds import Kind
+from services.notify.domain.kinds import PERSONAL_LINKS, Kind
 from services.notify.domain.preferences import Preferences
 from services.notify.domain.recipients import Channel, Recipient
 from services.notify.domain.request_facts import RequestFacts
@@ -45,6 +46,7 @@ from shared.contract.events import (
     RequestQueued,
     RequestRouted,
     RequestSubmitted,
+    SignInLinkRequested,
 )
 from shared.contract.vocabulary import Tier
 
@@ -166,6 +168,9 @@ def plan_notifications(
                 "closed_at": event.closed_at.isoformat(),
             }
             audience = [("engagement_closed_agency", agency)]
+        case SignInLinkRequested():
+            facts = {"url": event.url, "expires_at": event.expires_at.isoformat(), "minutes": _minutes_left(event)}
+            audience = [("sign_in_link", Recipient(role=event.role, name=event.name, email=str(event.email)))]
         case _:
             return []
 
@@ -195,7 +200,7 @@ def plan_notifications(
             },
         )
         for kind, recipient in audience
-        for channel in preferences.channels_for(recipient, kind)
+        for channel in (["email"] if kind in PERSONAL_LINKS else preferences.channels_for(recipient, kind))
     ]
 
 
@@ -206,6 +211,11 @@ def _provider(provider: ProviderRef, preferences: Preferences) -> Recipient:
         email=provider.contact_email,
         webhook_url=preferences.provider_webhooks.get(provider.provider_id),
     )
+
+
+def _minutes_left(event: SignInLinkRequested) -> int:
+    """How long the link works, as the email tells it: from when it was asked for (notify may send it later)."""
+    return max(1, round((event.expires_at - event.requested_at).total_seconds() / 60))
 
 
 def _tier(tier: Tier) -> dict[str, JsonValue]:
