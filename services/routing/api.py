@@ -11,10 +11,9 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel, Field
 
-from services.routing import store
+from services.routing import commands, store
+from services.routing.commands import EngagementStarted, UnknownRequest
 from services.routing.domain.override import InvalidAssignment, NoRoom
-from services.routing.domain.providers import ProviderRecord
-from services.routing.handlers import EngagementStarted, UnknownRequest, reassign
 from shared.contract.requests import LongText, ShortText
 from shared.contract.vocabulary import Tier
 from shared.runtime.auth import Role, require
@@ -91,7 +90,7 @@ async def assign(request_id: UUID, body: Assignment, request: Request) -> Decisi
     runtime = runtime_of(request)
     try:
         async with unit_of_work(runtime.pool) as uow:
-            await reassign(
+            await commands.reassign(
                 uow,
                 request_id,
                 body.tier,
@@ -104,7 +103,7 @@ async def assign(request_id: UUID, body: Assignment, request: Request) -> Decisi
             rows = await store.decisions_of(uow.conn, request_id)
     except tuple(_REFUSALS) as exc:
         raise HTTPException(_REFUSALS[type(exc)], detail=str(exc)) from None
-    return DecisionView.model_validate(dict(rows[-1]))
+    return DecisionView.model_validate(rows[-1], from_attributes=True)
 
 
 @router.get(
@@ -118,29 +117,27 @@ async def decision_history(request_id: UUID, request: Request) -> DecisionHistor
         rows = await store.decisions_of(conn, request_id)
         if not rows and not await store.request_exists(conn, request_id):
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no request {request_id}")
-    return DecisionHistory(request_id=request_id, decisions=[DecisionView.model_validate(dict(r)) for r in rows])
+    decisions = [DecisionView.model_validate(row, from_attributes=True) for row in rows]
+    return DecisionHistory(request_id=request_id, decisions=decisions)
 
 
 @router.get("/providers", response_model=list[ProviderView])
 async def providers(request: Request) -> list[ProviderView]:
     """The provider registry with each provider's load now."""
     async with runtime_of(request).pool.acquire() as conn:
-        rows = await store.registry(conn)
+        loads = await store.registry(conn)
     today = datetime.now(UTC).date()
-    views = []
-    for row in rows:
-        record = ProviderRecord.model_validate(row["record"])
-        views.append(
-            ProviderView(
-                provider_id=record.provider_id,
-                name=record.name,
-                tier=record.tier,
-                active=row["active"],
-                capacity=record.capacity,
-                assigned_total=row["assigned_total"],
-                partner_today=record.active_on(today),
-                valid_from=record.valid_from,
-                valid_to=record.valid_to,
-            )
+    return [
+        ProviderView(
+            provider_id=load.record.provider_id,
+            name=load.record.name,
+            tier=load.record.tier,
+            active=load.active,
+            capacity=load.record.capacity,
+            assigned_total=load.assigned_total,
+            partner_today=load.record.active_on(today),
+            valid_from=load.record.valid_from,
+            valid_to=load.record.valid_to,
         )
-    return views
+        for load in loads
+    ]

@@ -4,9 +4,10 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.routing import api, store
-from services.routing.datafiles import load_policy, load_providers
-from services.routing.handlers import SOURCE, make_handlers
+from services.routing import SERVICE, api, commands
+from services.routing.domain.policy import load_policy
+from services.routing.domain.providers import load_providers
+from services.routing.handlers import make_handlers
 from services.routing.settings import RoutingSettings
 from shared.contract import topics
 from shared.contract.events import RequestNeedsReview, RequestQueued, RequestRouted
@@ -19,11 +20,11 @@ def create_app(settings: RoutingSettings | None = None) -> FastAPI:
     # Invalid files stop the service here, at start, with the exact problem (PolicyError).
     policy = load_policy(settings.policy_file)
     providers = load_providers(settings.providers_file)
-    runtime = ServiceRuntime(SOURCE, settings, Path(__file__).parent / "migrations")
+    runtime = ServiceRuntime(SERVICE, settings, Path(__file__).parent / "migrations")
 
     async def seed_registry(rt: ServiceRuntime) -> None:
         async with rt.pool.acquire() as conn:
-            await store.seed_providers(conn, providers)
+            await commands.seed_registry(conn, providers)
 
     runtime.on_start(seed_registry)
     runtime.consume([topics.REQUESTS, topics.ENGAGEMENTS], make_handlers(policy))

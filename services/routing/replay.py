@@ -8,6 +8,8 @@ recent-incident window means what it meant then) and reports the decisions that 
 after a decision, so a provider may differ even under an unchanged policy: each change says whether the candidate
 causes it (`policy`) or the policy in force, the baseline, would decide so today too (`loads`). Read-only: it runs
 in a read-only transaction and publishes nothing. Exit status: 0 report printed, 2 unusable policy file.
+
+This module is the command line only: the use case is `commands.what_if`, the comparison `domain/what_if.py`.
 """
 
 import argparse
@@ -17,33 +19,19 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from services.routing import store
-from services.routing.datafiles import PolicyError, load_policy
-from services.routing.domain.providers import ProviderLoad
-from services.routing.domain.what_if import Outcome, PastRequest, replay
+from services.routing import SERVICE, commands
+from services.routing.domain.policy import Policy, PolicyError, load_policy
+from services.routing.domain.what_if import Report
 from services.routing.settings import RoutingSettings
-from shared.contract.requests import RequestForAssistance
 from shared.runtime.db import connect
 
 
-async def _read(database_url: str) -> tuple[list[PastRequest], list[ProviderLoad]]:
-    conn = await connect(database_url, "routing")
+async def _what_if(database_url: str, candidate: Policy, baseline: Policy) -> Report:
+    conn = await connect(database_url, SERVICE)
     try:
-        async with conn.transaction(readonly=True):
-            rows = await store.policy_decided_requests(conn)
-            loads = await store.current_loads(conn)
+        return await commands.what_if(conn, candidate, baseline)
     finally:
         await conn.close()
-    past = [
-        PastRequest(
-            row["request_id"],
-            row["submitted_at"].date(),
-            RequestForAssistance.model_validate(row["request"]),
-            Outcome(row["outcome"], row["tier"], row["provider_id"]),
-        )
-        for row in rows
-    ]
-    return past, loads
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -60,8 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PolicyError as exc:
         print(f"invalid policy: {exc}", file=sys.stderr)
         return 2
-    past, loads = asyncio.run(_read(args.database_url or settings.database_url))
-    report = replay(past, loads, policy, baseline)
+    report = asyncio.run(_what_if(args.database_url or settings.database_url, policy, baseline))
     print(json.dumps(report.as_json(), indent=2) if args.json else report.as_text())
     return 0
 

@@ -2,8 +2,11 @@ from pathlib import Path
 
 from pydantic import Field
 
-from services.routing.datafiles import POLICY_FILE, PROVIDERS_FILE
 from shared.runtime.settings import ServiceSettings
+
+_DATA = Path(__file__).parent / "data"
+POLICY_FILE = _DATA / "policy.yaml"
+PROVIDERS_FILE = _DATA / "providers.yaml"
 
 
 class RoutingSettings(ServiceSettings):

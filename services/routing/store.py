@@ -1,14 +1,48 @@
-"""Routing's PostgreSQL edge: provider registry and load, requests and their decisions, the waiting queue."""
+"""Routing's PostgreSQL edge: provider registry and load, requests and their decisions, the waiting queue. SQL
+only; rows come back typed."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import asyncpg
 
 from services.routing.domain.decision import Decision
 from services.routing.domain.providers import ProviderLoad, ProviderRecord
+from services.routing.domain.what_if import Outcome, PastRequest
+from shared.contract.requests import RequestForAssistance
 from shared.contract.vocabulary import Tier
+
+
+@dataclass(frozen=True)
+class RequestRow:
+    """A request as routing keeps it, with its current decision."""
+
+    request_id: UUID
+    correlation_id: str
+    request: RequestForAssistance
+    outcome: str = "pending"  # until the first decision; then routed, queued or needs_review
+    provider_id: str | None = None
+    escalated_from: UUID | None = None  # the engagement it was escalated from
+
+
+@dataclass(frozen=True)
+class DecisionRow:
+    """One decision of a request's history."""
+
+    decided_at: datetime
+    decided_by: str
+    staff_member: str | None
+    reason: str | None
+    outcome: str
+    tier: str | None
+    provider_id: str | None
+    policy_version: str | None
+    rules_fired: list[str]
+    candidates: list[dict[str, Any]]
+    review_reasons: list[str]
 
 
 async def seed_providers(conn: asyncpg.Connection, records: Sequence[ProviderRecord]) -> None:
@@ -20,7 +54,7 @@ async def seed_providers(conn: asyncpg.Connection, records: Sequence[ProviderRec
     )
 
 
-_LOADS = "SELECT record, active, assigned_total FROM providers ORDER BY provider_id"
+_LOADS = "SELECT record, active, assigned_total FROM providers"
 
 
 def _loads(rows: Sequence[asyncpg.Record]) -> list[ProviderLoad]:
@@ -30,12 +64,17 @@ def _loads(rows: Sequence[asyncpg.Record]) -> list[ProviderLoad]:
 async def lock_loads(conn: asyncpg.Connection) -> list[ProviderLoad]:
     """Every provider with its load, locked until the transaction ends: replicas deciding at the same time
     take turns, so a provider's capacity can never be exceeded. The registry is small; the lock is brief."""
-    return _loads(await conn.fetch(f"{_LOADS} FOR UPDATE"))
+    return _loads(await conn.fetch(f"{_LOADS} ORDER BY provider_id FOR UPDATE"))
 
 
 async def current_loads(conn: asyncpg.Connection) -> list[ProviderLoad]:
     """Every provider with its load, unlocked: for reading, never for deciding."""
-    return _loads(await conn.fetch(_LOADS))
+    return _loads(await conn.fetch(f"{_LOADS} ORDER BY provider_id"))
+
+
+async def registry(conn: asyncpg.Connection) -> list[ProviderLoad]:
+    """Every provider with its load, by tier: for reading."""
+    return _loads(await conn.fetch(f"{_LOADS} ORDER BY tier, provider_id"))
 
 
 async def reserve_place(conn: asyncpg.Connection, provider_id: str) -> None:
@@ -52,22 +91,15 @@ async def release_place(conn: asyncpg.Connection, provider_id: str) -> None:
     )
 
 
-async def record_request(
-    conn: asyncpg.Connection,
-    request_id: UUID,
-    submitted_at: datetime,
-    correlation_id: str,
-    request: dict,
-    priority: int,
-) -> bool:
+async def record_request(conn: asyncpg.Connection, row: RequestRow, submitted_at: datetime, priority: int) -> bool:
     """Remember a submitted request; False when it was already known (then nothing is decided twice)."""
     inserted = await conn.fetchval(
         "INSERT INTO requests (request_id, submitted_at, correlation_id, request, priority, outcome, updated_at)"
         " VALUES ($1, $2, $3, $4, $5, 'pending', now()) ON CONFLICT (request_id) DO NOTHING RETURNING true",
-        request_id,
+        row.request_id,
         submitted_at,
-        correlation_id,
-        request,
+        row.correlation_id,
+        row.request.model_dump(mode="json"),
         priority,
     )
     return bool(inserted)
@@ -108,15 +140,35 @@ async def record_decision(
     )
 
 
-async def queued_requests(conn: asyncpg.Connection, tier: Tier, limit: int) -> list[asyncpg.Record]:
+_REQUESTS = "SELECT request_id, correlation_id, request, outcome, provider_id, escalated_from FROM requests"
+
+
+def _request(row: asyncpg.Record) -> RequestRow:
+    return RequestRow(
+        request_id=row["request_id"],
+        correlation_id=row["correlation_id"],
+        request=RequestForAssistance.model_validate(row["request"]),
+        outcome=row["outcome"],
+        provider_id=row["provider_id"],
+        escalated_from=row["escalated_from"],
+    )
+
+
+async def queued_requests(conn: asyncpg.Connection, tier: Tier, limit: int) -> list[RequestRow]:
     """Waiting requests of a tier, in arrival order within priority; rows another replica holds are skipped."""
-    return await conn.fetch(
-        "SELECT request_id, correlation_id, request, escalated_from FROM requests WHERE outcome = 'queued'"
-        " AND tier = $1"
-        " ORDER BY priority, submitted_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+    rows = await conn.fetch(
+        f"{_REQUESTS} WHERE outcome = 'queued' AND tier = $1 ORDER BY priority, submitted_at LIMIT $2"
+        " FOR UPDATE SKIP LOCKED",
         tier.value,
         limit,
     )
+    return [_request(row) for row in rows]
+
+
+async def lock_request(conn: asyncpg.Connection, request_id: UUID) -> RequestRow | None:
+    """A request with its current decision, locked so a concurrent decision about it waits."""
+    row = await conn.fetchrow(f"{_REQUESTS} WHERE request_id = $1 FOR UPDATE", request_id)
+    return _request(row) if row else None
 
 
 async def mark_escalated(conn: asyncpg.Connection, request_id: UUID, engagement_id: UUID) -> None:
@@ -142,44 +194,39 @@ async def free_place(conn: asyncpg.Connection, engagement_id: UUID) -> str | Non
     )
 
 
-async def lock_request(conn: asyncpg.Connection, request_id: UUID) -> asyncpg.Record | None:
-    """A request with its current decision, locked so a concurrent decision about it waits."""
-    return await conn.fetchrow(
-        "SELECT request_id, correlation_id, request, outcome, tier, provider_id, escalated_from FROM requests"
-        " WHERE request_id = $1"
-        " FOR UPDATE",
-        request_id,
-    )
-
-
 async def has_engagement(conn: asyncpg.Connection, request_id: UUID) -> bool:
     return await conn.fetchval("SELECT EXISTS (SELECT 1 FROM engagement_places WHERE request_id = $1)", request_id)
 
 
-async def decisions_of(conn: asyncpg.Connection, request_id: UUID) -> list[asyncpg.Record]:
+async def decisions_of(conn: asyncpg.Connection, request_id: UUID) -> list[DecisionRow]:
     """A request's decision history, oldest first."""
-    return await conn.fetch(
+    rows = await conn.fetch(
         "SELECT decided_at, decided_by, staff_member, reason, outcome, tier, provider_id, policy_version, rules_fired,"
         " candidates, review_reasons FROM decisions WHERE request_id = $1 ORDER BY id",
         request_id,
     )
+    return [DecisionRow(**row) for row in rows]
 
 
 async def request_exists(conn: asyncpg.Connection, request_id: UUID) -> bool:
     return await conn.fetchval("SELECT EXISTS (SELECT 1 FROM requests WHERE request_id = $1)", request_id)
 
 
-async def registry(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        "SELECT provider_id, tier, record, active, assigned_total FROM providers ORDER BY tier, provider_id"
-    )
-
-
-async def policy_decided_requests(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    """Every request with the latest decision the policy made about it, in arrival order (for replay)."""
-    return await conn.fetch(
-        "SELECT r.request_id, r.submitted_at, r.request, d.outcome, d.tier, d.provider_id, d.policy_version"
-        " FROM requests r JOIN LATERAL (SELECT outcome, tier, provider_id, policy_version FROM decisions"
+async def policy_decided_requests(conn: asyncpg.Connection) -> list[PastRequest]:
+    """Every request with the latest decision the policy made about it, in arrival order, each on the day it was
+    submitted (for the what-if replay)."""
+    rows = await conn.fetch(
+        "SELECT r.request_id, r.submitted_at, r.request, d.outcome, d.tier, d.provider_id"
+        " FROM requests r JOIN LATERAL (SELECT outcome, tier, provider_id FROM decisions"
         "  WHERE request_id = r.request_id AND decided_by = 'policy' ORDER BY id DESC LIMIT 1) d ON true"
         " ORDER BY r.submitted_at, r.request_id"
     )
+    return [
+        PastRequest(
+            row["request_id"],
+            row["submitted_at"].date(),
+            RequestForAssistance.model_validate(row["request"]),
+            Outcome(row["outcome"], row["tier"], row["provider_id"]),
+        )
+        for row in rows
+    ]

@@ -16,7 +16,7 @@ import httpx
 import pytest
 import yaml
 
-from services.routing.datafiles import PROVIDERS_FILE
+from services.routing.settings import PROVIDERS_FILE
 from tests.support import auth, eventually, sample_request
 
 pytestmark = pytest.mark.e2e

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import yaml
 
-from services.routing.datafiles import POLICY_FILE
+from services.routing.settings import POLICY_FILE
 from shared.contract import topics
 from shared.contract.envelope import Envelope
 from shared.contract.topics import TopicSpec

@@ -1,5 +1,6 @@
-"""Staff override against real PostgreSQL, in a routing schema of its own (no relay publishes it, so the outbox
-shows exactly what the override would publish): the place moves, the history keeps both decisions."""
+"""Staff decisions against real PostgreSQL, in a routing schema of its own (no relay publishes it, so the outbox
+shows exactly what a decision would publish): an override moves the request's place and the history keeps both
+decisions; an escalation gives the request a provider of the new tier while its old engagement keeps its place."""
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -10,12 +11,16 @@ import asyncpg
 import pytest
 
 from services.routing import store
-from services.routing.datafiles import POLICY_FILE, PROVIDERS_FILE, load_policy, load_providers
-from services.routing.handlers import EngagementStarted, make_handlers, reassign
+from services.routing.commands import EngagementStarted, reassign
+from services.routing.domain.policy import load_policy
+from services.routing.domain.providers import load_providers
+from services.routing.handlers import make_handlers
+from services.routing.settings import POLICY_FILE, PROVIDERS_FILE
 from shared.contract.envelope import Envelope
-from shared.contract.events import RequestSubmitted
+from shared.contract.events import AgencySummary, EngagementEscalated, RequestSubmitted
 from shared.contract.requests import RequestForAssistance
 from shared.contract.vocabulary import Tier
+from shared.runtime.consumer import RejectEvent
 from shared.runtime.db import create_pool, migrate
 from shared.runtime.outbox import unit_of_work
 from tests.support import sample_request
@@ -112,3 +117,62 @@ async def test_a_request_with_an_engagement_is_not_reassigned_and_nothing_change
 
     assert await active(routing_pool, other) == load
     assert await routing_pool.fetchval("SELECT count(*) FROM decisions WHERE request_id = $1", request_id) == 1
+
+
+def escalation(request_id: UUID, engagement_id: UUID) -> tuple[Envelope, EngagementEscalated]:
+    event = EngagementEscalated(
+        engagement_id=engagement_id,
+        request_id=request_id,
+        from_tier=Tier.CRI_TAC,
+        to_tier=Tier.CRITICAL_RESPONSE,
+        reason="the incident grew",
+        escalated_by="a.rivera",
+        agency=AgencySummary.of(RequestForAssistance.model_validate(sample_request()).agency),
+        urgency="routine",
+        escalated_at=datetime.now(UTC),
+    )
+    return Envelope.wrap(event, source="engagements", correlation_id=str(request_id)), event
+
+
+async def test_an_escalated_request_gets_a_provider_of_the_new_tier_by_staff_and_its_engagement_keeps_its_place(
+    routing_pool,
+) -> None:
+    request_id = await routed_request(routing_pool)
+    by_policy = await routing_pool.fetchval("SELECT provider_id FROM requests WHERE request_id = $1", request_id)
+    engagement_id = uuid4()
+    async with routing_pool.acquire() as conn:
+        await store.hold_place(conn, engagement_id, request_id, by_policy)
+    critical = "national-policing-institute"
+    before = {p: await active(routing_pool, p) for p in (by_policy, critical)}
+
+    envelope, event = escalation(request_id, engagement_id)
+    async with unit_of_work(routing_pool) as uow:
+        await make_handlers(POLICY)[EngagementEscalated](uow, envelope, event)
+
+    assert await active(routing_pool, by_policy) == before[by_policy]  # freed when the old engagement closes
+    assert await active(routing_pool, critical) == before[critical] + 1
+    history = await routing_pool.fetch(
+        "SELECT decided_by, tier, provider_id, staff_member, reason, rules_fired FROM decisions WHERE request_id = $1"
+        " ORDER BY id",
+        request_id,
+    )
+    assert [tuple(row) for row in history][-1] == (
+        "staff",
+        "critical_response",
+        critical,
+        "a.rivera",
+        "the incident grew",
+        ["escalation.cri_tac_to_critical_response"],
+    )
+    published = await routing_pool.fetch("SELECT payload FROM outbox WHERE key = $1 ORDER BY id", str(request_id))
+    last = Envelope.model_validate_json(published[-1]["payload"])
+    assert (last.type, last.correlation_id, last.causation_id) == ("RequestRouted", str(request_id), envelope.event_id)
+    assert last.data["decided_by"] == "staff"
+    assert last.data["escalated_from_engagement_id"] == str(engagement_id)
+
+
+async def test_an_escalation_of_an_unknown_request_is_rejected(routing_pool) -> None:
+    envelope, event = escalation(uuid4(), uuid4())
+    with pytest.raises(RejectEvent, match=f"escalation of unknown request {event.request_id}"):
+        async with unit_of_work(routing_pool) as uow:
+            await make_handlers(POLICY)[EngagementEscalated](uow, envelope, event)

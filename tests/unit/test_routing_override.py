@@ -4,9 +4,9 @@ from datetime import date
 
 import pytest
 
-from services.routing.datafiles import PROVIDERS_FILE, load_providers
 from services.routing.domain.override import InvalidAssignment, NoRoom, staff_decision
-from services.routing.domain.providers import ProviderLoad
+from services.routing.domain.providers import ProviderLoad, load_providers
+from services.routing.settings import PROVIDERS_FILE
 from shared.contract.vocabulary import Tier
 
 TODAY = date(2026, 6, 1)

@@ -11,12 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from services.routing.datafiles import POLICY_FILE, PROVIDERS_FILE, PolicyError, load_policy, load_providers
 from services.routing.domain.decision import Decision, decide
-from services.routing.domain.policy import Policy
+from services.routing.domain.policy import Policy, PolicyError, load_policy
 from services.routing.domain.profiles import AgencyProfile, agency_profiles
-from services.routing.domain.providers import ProviderLoad, ProviderRecord
+from services.routing.domain.providers import ProviderLoad, ProviderRecord, load_providers
 from services.routing.domain.queue import queue_priority
+from services.routing.settings import POLICY_FILE, PROVIDERS_FILE
 from shared.contract.requests import Agency, RequestForAssistance
 from shared.contract.vocabulary import AgencyType, CriticalAssistance, SystemicIssue, Tier, TopicArea, Urgency
 

@@ -1,8 +1,9 @@
-"""Routing's domain: pure, no I/O (files are read by `services.routing.datafiles`, the database by `store`).
+"""Routing's domain: pure, no I/O (the database is `store`'s); the policy and registry files are read by
+`load_policy` and `load_providers`, called once at start.
 
-policy.py      the policy as data: each tier's rule settings, precedence, review pairs, scoring weights
+policy.py      the policy as data: each tier's rule settings, precedence, review pairs, scoring weights; its file
 profiles.py    the kinds of agency a provider serves best, derived from a request
-providers.py   the provider registry: dated partnerships, and each provider's load
+providers.py   the provider registry: dated partnerships, and each provider's load; its file
 tier_rules.py  which tier: one rule per tier, each telling what it found in a request
 scoring.py     which provider: the tier's partners scored and ranked
 decision.py    the decision: `decide` (tier, then provider) and `assign_in_tier` (provider of a given tier)

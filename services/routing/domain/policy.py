@@ -1,13 +1,19 @@
 """The routing policy as data (`data/policy.yaml` explains each setting): what each tier's rule looks for, which
 tier wins when several apply, which pairs go to staff, and how providers are scored. Validated as a whole, so
-a policy that loads is one the decision can use."""
+a policy that loads is one the decision can use. Pure, except `load_policy`, which reads the file at start."""
 
+from pathlib import Path
 from typing import Annotated, Literal, Self
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from services.routing.domain import Strict
 from shared.contract.vocabulary import CriticalAssistance, SystemicIssue, Tier
+from shared.runtime.datafiles import DataFileError, load_model
+
+
+class PolicyError(DataFileError):
+    """A policy or provider file cannot be used; the message names the file, the line, the key and the problem."""
 
 
 class ProfileThresholds(Strict):
@@ -89,3 +95,7 @@ class Policy(Strict):
         if missing:
             raise ValueError(f"no weights for {', '.join(missing)}")
         return scoring
+
+
+def load_policy(path: Path) -> Policy:
+    return load_model(path, Policy, PolicyError)

@@ -1,17 +1,20 @@
 """The provider registry: each provider's dated partnership with the program (`data/providers.yaml`), and its
-load as routing counts it."""
+load as routing counts it. Pure, except `load_providers`, which reads the file at start."""
 
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Annotated, Self
 
 from pydantic import Field, StringConstraints, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from services.routing.domain import Strict
+from services.routing.domain.policy import PolicyError
 from services.routing.domain.profiles import AgencyProfile
 from shared.contract.events import ProviderRef
 from shared.contract.vocabulary import Tier, TopicArea
+from shared.runtime.datafiles import load_model
 
 
 class ProviderRecord(Strict):
@@ -65,6 +68,10 @@ class Registry(Strict):
             # A ValidationError (not a ValueError) keeps each error's place: the item's provider_id, not the list.
             raise ValidationError.from_exception_data(cls.__name__, duplicates)
         return providers
+
+
+def load_providers(path: Path) -> list[ProviderRecord]:
+    return load_model(path, Registry, PolicyError).providers
 
 
 @dataclass(frozen=True)
