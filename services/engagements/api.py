@@ -14,17 +14,17 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.engagements import commands, store
+from services.engagements import commands
 from services.engagements.domain import lifecycle
 from services.engagements.domain.deadlines import DeadlineClock
 from services.engagements.domain.recommendations import RecommendationStatus
-from services.engagements.store import AuditEntry, Deadline, EngagementRow, Recommendation
+from services.engagements.store import AuditEntry, Deadline, EngagementRow, Filters, PostgresStore, Recommendation
 from shared.contract.events import AgencySummary, ProviderRef
 from shared.contract.requests import LongText, ShortText
 from shared.contract.vocabulary import Tier
 from shared.runtime.auth import Principal, Role, forbidden, require
 from shared.runtime.http import runtime_of
-from shared.runtime.outbox import UnitOfWork, unit_of_work
+from shared.runtime.outbox import unit_of_work
 
 router = APIRouter(
     prefix="/v1",
@@ -50,7 +50,7 @@ def _engagement_access(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     ) -> Principal:
         if principal.role is Role.PROVIDER:
             async with runtime_of(request).pool.acquire() as conn:
-                row = await store.load(conn, engagement_id)
+                row = await PostgresStore(conn).load(engagement_id)
             if row is not None and row.provider.provider_id != principal.subject:
                 raise forbidden("another provider's engagement")
         return principal
@@ -169,9 +169,9 @@ async def list_engagements(
         if provider_id not in (None, principal.subject):
             raise forbidden("another provider's engagements")
         provider_id = principal.subject
-    filters = store.Filters(tier and tier.value, status_, provider_id, overdue)
+    filters = Filters(tier and tier.value, status_, provider_id, overdue)
     async with runtime_of(request).pool.acquire() as conn:
-        rows, total = await store.list_engagements(conn, filters, limit, offset)
+        rows, total = await PostgresStore(conn).list_engagements(filters, limit, offset)
     return Page(total=total, limit=limit, offset=offset, items=[Engagement.of(row) for row in rows])
 
 
@@ -179,11 +179,12 @@ async def list_engagements(
 async def get_engagement(engagement_id: UUID, request: Request) -> EngagementTimeline:
     """One engagement with its timeline: milestones, audit trail, next deadline."""
     async with runtime_of(request).pool.acquire() as conn:
-        row = await store.load(conn, engagement_id)
+        db = PostgresStore(conn)
+        row = await db.load(engagement_id)
         if row is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no engagement {engagement_id}")
-        trail = await store.audit_trail(conn, engagement_id)
-        deadline = await store.pending_deadline(conn, engagement_id)
+        trail = await db.audit_trail(engagement_id)
+        deadline = await db.pending_deadline(engagement_id)
     return EngagementTimeline(
         **dict(Engagement.of(row)), milestones=row.milestones, audit_trail=trail, next_deadline=deadline
     )
@@ -196,7 +197,9 @@ async def record_milestone(engagement_id: UUID, body: RecordMilestone, request: 
     """Record the next milestone or a progress update (MilestoneReached, EngagementStatusChanged, snapshot)."""
     clock: DeadlineClock = request.app.state.deadline_clock
     fields = body.model_dump()
-    return await _change(request, lambda uow: commands.record_milestone(uow, clock, engagement_id, **fields))
+    return await _change(
+        request, lambda db, outbox: commands.record_milestone(db, outbox, clock, engagement_id, **fields)
+    )
 
 
 @router.post(
@@ -207,13 +210,15 @@ async def record_milestone(engagement_id: UUID, body: RecordMilestone, request: 
 )
 async def escalate(engagement_id: UUID, body: Escalation, request: Request) -> Engagement:
     """Close as escalated and publish EngagementEscalated; routing opens the next tier's engagement."""
-    return await _change(request, lambda uow: commands.escalate(uow, engagement_id, **body.model_dump()))
+    return await _change(request, lambda db, outbox: commands.escalate(db, outbox, engagement_id, **body.model_dump()))
 
 
 @router.post("/engagements/{engagement_id}/closure", response_model=Engagement, responses=_ERRORS, dependencies=_ACTORS)
 async def close(engagement_id: UUID, body: Closure, request: Request) -> Engagement:
     """Close with an outcome (EngagementStatusChanged, EngagementClosed, snapshot)."""
-    return await _change(request, lambda uow: commands.close(uow, engagement_id, **body.model_dump(mode="json")))
+    return await _change(
+        request, lambda db, outbox: commands.close(db, outbox, engagement_id, **body.model_dump(mode="json"))
+    )
 
 
 @router.get(
@@ -225,9 +230,10 @@ async def close(engagement_id: UUID, body: Closure, request: Request) -> Engagem
 async def list_recommendations(engagement_id: UUID, request: Request) -> list[Recommendation]:
     """An assessment's recommendations, oldest first, each with its status history."""
     async with runtime_of(request).pool.acquire() as conn:
-        if await store.load(conn, engagement_id) is None:
+        db = PostgresStore(conn)
+        if await db.load(engagement_id) is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no engagement {engagement_id}")
-        return await store.recommendations(conn, engagement_id)
+        return await db.recommendations(engagement_id)
 
 
 @router.post(
@@ -240,7 +246,7 @@ async def list_recommendations(engagement_id: UUID, request: Request) -> list[Re
 async def add_recommendation(engagement_id: UUID, body: NewRecommendation, request: Request) -> Recommendation:
     """Propose a recommendation (assessments in findings_and_recommendations or implementation_monitoring)."""
     async with _refusals(), unit_of_work(runtime_of(request).pool) as uow:
-        added = await commands.add_recommendation(uow, engagement_id, **body.model_dump())
+        added = await commands.add_recommendation(PostgresStore(uow.conn), engagement_id, **body.model_dump())
     return await _recommendation(request, engagement_id, added)
 
 
@@ -255,19 +261,23 @@ async def change_recommendation(
 ) -> Recommendation:
     """Move a recommendation to its next status (accepted, in_progress, implemented, not_implemented, withdrawn)."""
     async with _refusals(), unit_of_work(runtime_of(request).pool) as uow:
-        await commands.change_recommendation(uow, engagement_id, recommendation_id, **body.model_dump())
+        await commands.change_recommendation(
+            PostgresStore(uow.conn), engagement_id, recommendation_id, **body.model_dump()
+        )
     return await _recommendation(request, engagement_id, recommendation_id)
 
 
 async def _recommendation(request: Request, engagement_id: UUID, recommendation_id: UUID) -> Recommendation:
     async with runtime_of(request).pool.acquire() as conn:
-        found = await store.recommendations(conn, engagement_id)
+        found = await PostgresStore(conn).recommendations(engagement_id)
     return next(r for r in found if r.recommendation_id == recommendation_id)
 
 
-async def _change(request: Request, command: Callable[[UnitOfWork], Awaitable[EngagementRow]]) -> Engagement:
+async def _change(
+    request: Request, command: Callable[[commands.Store, commands.Outbox], Awaitable[EngagementRow]]
+) -> Engagement:
     async with _refusals(), unit_of_work(runtime_of(request).pool) as uow:
-        row = await command(uow)
+        row = await command(PostgresStore(uow.conn), uow)
     return Engagement.of(row)
 
 

@@ -6,15 +6,17 @@ the service publishes is built here; each change of an engagement is followed by
 Optimistic concurrency: a change applies only to the version the caller last saw."""
 
 from datetime import UTC, datetime
+from typing import Any, Protocol
 from uuid import UUID, uuid4
 
-from services.engagements import SERVICE, store
+from services.engagements import SERVICE
 from services.engagements.domain import lifecycle, recommendations
 from services.engagements.domain.deadlines import DeadlineClock
 from services.engagements.domain.recommendations import RecommendationStatus
-from services.engagements.store import EngagementRow
+from services.engagements.store import EngagementRow, MissedDeadline
 from shared.contract.envelope import Envelope, EventData
 from shared.contract.events import (
+    AgencySummary,
     DeadlineMissed,
     EngagementClosed,
     EngagementEscalated,
@@ -22,10 +24,75 @@ from shared.contract.events import (
     EngagementSnapshot,
     EngagementStatusChanged,
     MilestoneReached,
+    ProviderRef,
     RequestRouted,
 )
 from shared.contract.vocabulary import Tier
-from shared.runtime.outbox import UnitOfWork
+
+
+class Store(Protocol):
+    """What the commands read and write (`store.PostgresStore` in the caller's transaction)."""
+
+    async def has_open_engagement(self, request_id: UUID) -> bool: ...
+
+    async def open_engagement(
+        self,
+        *,
+        engagement_id: UUID,
+        request_id: UUID,
+        tier: Tier,
+        provider: ProviderRef,
+        agency: AgencySummary,
+        urgency: str,
+        status: str,
+        opened_at: datetime,
+        first_contact_at: datetime | None,
+        correlation_id: str,
+        escalated_from: UUID | None,
+    ) -> EngagementRow: ...
+
+    async def load(self, engagement_id: UUID) -> EngagementRow | None: ...
+
+    async def record_milestone(
+        self,
+        engagement_id: UUID,
+        expected_version: int,
+        *,
+        status: str,
+        entry: dict[str, Any],
+        at: datetime,
+        first_contact: bool,
+    ) -> EngagementRow | None: ...
+
+    async def close(
+        self, engagement_id: UUID, expected_version: int, *, status: str, outcome: str, at: datetime
+    ) -> EngagementRow | None: ...
+
+    async def audit(
+        self, engagement_id: UUID, actor: str, action: str, detail: dict, reason: str | None = None
+    ) -> None: ...
+
+    async def set_deadline(self, engagement_id: UUID, deadline: tuple[str, datetime] | None) -> None: ...
+
+    async def claim_missed_deadlines(self, limit: int) -> list[MissedDeadline]: ...
+
+    async def mark_overdue(self, engagement_ids: list[UUID]) -> list[EngagementRow]: ...
+
+    async def add_recommendation(
+        self, engagement_id: UUID, recommendation_id: UUID, text: str, status: str, by: str
+    ) -> None: ...
+
+    async def recommendation_status(self, engagement_id: UUID, recommendation_id: UUID) -> str | None: ...
+
+    async def change_recommendation(
+        self, recommendation_id: UUID, current: str, new: str, by: str, note: str | None
+    ) -> bool: ...
+
+
+class Outbox(Protocol):
+    """Where events go: written with the transaction's changes, published once it commits (`UnitOfWork`)."""
+
+    def publish(self, envelope: Envelope) -> None: ...
 
 
 class EngagementNotFound(LookupError):
@@ -43,16 +110,17 @@ class StaleVersion(Exception):
         super().__init__(f"the engagement is no longer at version {expected}: reload it and try again")
 
 
-async def open_engagement(uow: UnitOfWork, clock: DeadlineClock, routed: RequestRouted, cause: Envelope) -> None:
+async def open_engagement(
+    store: Store, outbox: Outbox, clock: DeadlineClock, routed: RequestRouted, cause: Envelope
+) -> None:
     """Open the routed request's engagement, with its first deadline; nothing when one is already open for it
     (a redelivery or a reassignment, never a second engagement)."""
-    if await store.has_open_engagement(uow.conn, routed.request_id):
+    if await store.has_open_engagement(routed.request_id):
         return
     status = lifecycle.initial_status(routed.tier)
     # An assessment opens with its kickoff, which is its first contact.
     first_contact = status == lifecycle.first_contact_milestone(routed.tier)
     opened = await store.open_engagement(
-        uow.conn,
         engagement_id=uuid4(),
         request_id=routed.request_id,
         tier=routed.tier,
@@ -67,8 +135,8 @@ async def open_engagement(uow: UnitOfWork, clock: DeadlineClock, routed: Request
     )
     engagement_id = opened.engagement_id
     detail = {"tier": routed.tier, "provider": routed.provider.provider_id}
-    await store.audit(uow.conn, engagement_id, "routing", "opened", detail)
-    await store.set_deadline(uow.conn, engagement_id, clock.next(routed.tier, status, routed.routed_at))
+    await store.audit(engagement_id, "routing", "opened", detail)
+    await store.set_deadline(engagement_id, clock.next(routed.tier, status, routed.routed_at))
     event = EngagementOpened(
         engagement_id=engagement_id,
         request_id=routed.request_id,
@@ -78,11 +146,12 @@ async def open_engagement(uow: UnitOfWork, clock: DeadlineClock, routed: Request
         opened_at=routed.routed_at,
         escalated_from_engagement_id=routed.escalated_from_engagement_id,
     )
-    _publish(uow, opened, [event], cause=cause)
+    _publish(outbox, opened, [event], cause=cause)
 
 
 async def record_milestone(
-    uow: UnitOfWork,
+    store: Store,
+    outbox: Outbox,
     clock: DeadlineClock,
     engagement_id: UUID,
     *,
@@ -92,20 +161,18 @@ async def record_milestone(
     recorded_by: str,
     expected_version: int,
 ) -> EngagementRow:
-    engagement = await _load(uow, engagement_id, expected_version)
+    engagement = await _load(store, engagement_id, expected_version)
     tier, before = engagement.tier, engagement.status
     after = lifecycle.record_milestone(tier, before, milestone, detail=detail)
     now = datetime.now(UTC)
     entry = {"milestone": milestone, "at": now.isoformat(), "detail": detail, "note": note, "recorded_by": recorded_by}
     first_contact = milestone == lifecycle.first_contact_milestone(tier)
     updated = await store.record_milestone(
-        uow.conn, engagement_id, expected_version, status=after, entry=entry, at=now, first_contact=first_contact
+        engagement_id, expected_version, status=after, entry=entry, at=now, first_contact=first_contact
     )
     updated = _applied(updated, expected_version)
-    await store.audit(
-        uow.conn, engagement_id, recorded_by, "milestone", {"milestone": milestone, "detail": detail}, note
-    )
-    await store.set_deadline(uow.conn, engagement_id, clock.next(tier, after, now))
+    await store.audit(engagement_id, recorded_by, "milestone", {"milestone": milestone, "detail": detail}, note)
+    await store.set_deadline(engagement_id, clock.next(tier, after, now))
     events: list[EventData] = [
         MilestoneReached(
             engagement_id=engagement_id,
@@ -119,33 +186,38 @@ async def record_milestone(
     ]
     if after != before:
         events.append(_status_changed(engagement, after, now))
-    _publish(uow, updated, events)
+    _publish(outbox, updated, events)
     return updated
 
 
 async def close(
-    uow: UnitOfWork, engagement_id: UUID, *, outcome: str, note: str, closed_by: str, expected_version: int
+    store: Store, outbox: Outbox, engagement_id: UUID, *, outcome: str, note: str, closed_by: str, expected_version: int
 ) -> EngagementRow:
-    engagement = await _load(uow, engagement_id, expected_version)
+    engagement = await _load(store, engagement_id, expected_version)
     after = lifecycle.close(engagement.tier, engagement.status, outcome)
-    updated = await _close(uow, engagement, after, outcome, expected_version)
-    await store.audit(uow.conn, engagement_id, closed_by, "closed", {"outcome": outcome}, note)
-    _publish(uow, updated, _closing_events(engagement, updated))
+    updated = await _close(store, engagement, after, outcome, expected_version)
+    await store.audit(engagement_id, closed_by, "closed", {"outcome": outcome}, note)
+    _publish(outbox, updated, _closing_events(engagement, updated))
     return updated
 
 
 async def escalate(
-    uow: UnitOfWork, engagement_id: UUID, *, to_tier: Tier, reason: str, escalated_by: str, expected_version: int
+    store: Store,
+    outbox: Outbox,
+    engagement_id: UUID,
+    *,
+    to_tier: Tier,
+    reason: str,
+    escalated_by: str,
+    expected_version: int,
 ) -> EngagementRow:
     """Close the engagement as escalated; routing assigns the new tier's provider and the engagement it opens
     links back here (escalated_from)."""
-    engagement = await _load(uow, engagement_id, expected_version)
+    engagement = await _load(store, engagement_id, expected_version)
     tier = engagement.tier
     after = lifecycle.escalate(tier, engagement.status, to_tier)
-    updated = await _close(uow, engagement, after, lifecycle.Outcome.ESCALATED, expected_version)
-    await store.audit(
-        uow.conn, engagement_id, escalated_by, "escalated", {"from_tier": tier, "to_tier": to_tier}, reason
-    )
+    updated = await _close(store, engagement, after, lifecycle.Outcome.ESCALATED, expected_version)
+    await store.audit(engagement_id, escalated_by, "escalated", {"from_tier": tier, "to_tier": to_tier}, reason)
     escalated = EngagementEscalated(
         engagement_id=engagement_id,
         request_id=engagement.request_id,
@@ -158,17 +230,17 @@ async def escalate(
         escalated_at=updated.closed_at,
     )
     # Escalated last: it is the request's latest news (intake shows it), after the close that frees capacity.
-    _publish(uow, updated, [*_closing_events(engagement, updated), escalated])
+    _publish(outbox, updated, [*_closing_events(engagement, updated), escalated])
     return updated
 
 
-async def fire_missed_deadlines(uow: UnitOfWork, batch: int) -> int:
+async def fire_missed_deadlines(store: Store, outbox: Outbox, batch: int) -> int:
     """Fire up to `batch` due deadlines: flag their engagements overdue and publish DeadlineMissed for each.
     The overdue flag is derived state: it leaves the engagement's version as it is. Returns how many fired."""
-    missed = await store.claim_missed_deadlines(uow.conn, batch)
+    missed = await store.claim_missed_deadlines(batch)
     if not missed:
         return 0
-    engagements = await store.mark_overdue(uow.conn, list({deadline.engagement_id for deadline in missed}))
+    engagements = await store.mark_overdue(list({deadline.engagement_id for deadline in missed}))
     by_id = {engagement.engagement_id: engagement for engagement in engagements}
     for deadline in missed:
         engagement = by_id[deadline.engagement_id]
@@ -181,27 +253,25 @@ async def fire_missed_deadlines(uow: UnitOfWork, batch: int) -> int:
             due_at=deadline.due_at,
             detected_at=deadline.fired_at,
         )
-        _publish(uow, engagement, [event])
+        _publish(outbox, engagement, [event])
     return len(missed)
 
 
-async def add_recommendation(uow: UnitOfWork, engagement_id: UUID, *, text: str, proposed_by: str) -> UUID:
+async def add_recommendation(store: Store, engagement_id: UUID, *, text: str, proposed_by: str) -> UUID:
     """Propose a recommendation of an assessment in findings or monitoring; recommendations publish no event
     (the contract has none for them)."""
-    engagement = await store.load(uow.conn, engagement_id)
+    engagement = await store.load(engagement_id)
     if engagement is None:
         raise EngagementNotFound(f"no engagement {engagement_id}")
     status = recommendations.propose_recommendation(engagement.tier, engagement.status)
     recommendation_id = uuid4()
-    await store.add_recommendation(uow.conn, engagement_id, recommendation_id, text, status, proposed_by)
-    await store.audit(
-        uow.conn, engagement_id, proposed_by, "recommendation_added", {"recommendation_id": str(recommendation_id)}
-    )
+    await store.add_recommendation(engagement_id, recommendation_id, text, status, proposed_by)
+    await store.audit(engagement_id, proposed_by, "recommendation_added", {"recommendation_id": str(recommendation_id)})
     return recommendation_id
 
 
 async def change_recommendation(
-    uow: UnitOfWork,
+    store: Store,
     engagement_id: UUID,
     recommendation_id: UUID,
     *,
@@ -209,18 +279,18 @@ async def change_recommendation(
     changed_by: str,
     note: str | None,
 ) -> None:
-    current = await store.recommendation_status(uow.conn, engagement_id, recommendation_id)
+    current = await store.recommendation_status(engagement_id, recommendation_id)
     if current is None:
         raise RecommendationNotFound(f"no recommendation {recommendation_id} in engagement {engagement_id}")
     new = recommendations.change_recommendation(RecommendationStatus(current), status)
-    if not await store.change_recommendation(uow.conn, recommendation_id, current, new, changed_by, note):
+    if not await store.change_recommendation(recommendation_id, current, new, changed_by, note):
         raise lifecycle.InvalidTransition("the recommendation changed status meanwhile: reload it and try again", [])
     detail = {"recommendation_id": str(recommendation_id), "from": current, "to": new}
-    await store.audit(uow.conn, engagement_id, changed_by, "recommendation_changed", detail, note)
+    await store.audit(engagement_id, changed_by, "recommendation_changed", detail, note)
 
 
-async def _load(uow: UnitOfWork, engagement_id: UUID, expected_version: int) -> EngagementRow:
-    engagement = await store.load(uow.conn, engagement_id)
+async def _load(store: Store, engagement_id: UUID, expected_version: int) -> EngagementRow:
+    engagement = await store.load(engagement_id)
     if engagement is None:
         raise EngagementNotFound(f"no engagement {engagement_id}")
     if engagement.version != expected_version:
@@ -236,14 +306,12 @@ def _applied(updated: EngagementRow | None, expected_version: int) -> Engagement
 
 
 async def _close(
-    uow: UnitOfWork, engagement: EngagementRow, status: str, outcome: str, expected_version: int
+    store: Store, engagement: EngagementRow, status: str, outcome: str, expected_version: int
 ) -> EngagementRow:
     engagement_id = engagement.engagement_id
-    updated = await store.close(
-        uow.conn, engagement_id, expected_version, status=status, outcome=outcome, at=datetime.now(UTC)
-    )
+    updated = await store.close(engagement_id, expected_version, status=status, outcome=outcome, at=datetime.now(UTC))
     updated = _applied(updated, expected_version)
-    await store.set_deadline(uow.conn, engagement_id, None)
+    await store.set_deadline(engagement_id, None)
     return updated
 
 
@@ -291,8 +359,8 @@ def _snapshot(engagement: EngagementRow) -> EngagementSnapshot:
 
 
 def _publish(
-    uow: UnitOfWork, engagement: EngagementRow, events: list[EventData], *, cause: Envelope | None = None
+    outbox: Outbox, engagement: EngagementRow, events: list[EventData], *, cause: Envelope | None = None
 ) -> None:
     """Publish `events` of an engagement and its fresh snapshot, all under the request's correlation id."""
     for event in [*events, _snapshot(engagement)]:
-        uow.publish(Envelope.wrap(event, source=SERVICE, correlation_id=engagement.correlation_id, causation=cause))
+        outbox.publish(Envelope.wrap(event, source=SERVICE, correlation_id=engagement.correlation_id, causation=cause))

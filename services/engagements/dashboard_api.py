@@ -14,7 +14,7 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 
-from services.engagements import store
+from services.engagements.store import Portfolio, PostgresStore
 from shared.runtime.auth import Role, authorize, require
 from shared.runtime.http import runtime_of
 
@@ -44,10 +44,10 @@ async def page() -> HTMLResponse:
 
 
 @router.get("/dashboard/summary", dependencies=[Depends(_staff)])
-async def summary(request: Request) -> store.Portfolio:
+async def summary(request: Request) -> Portfolio:
     """The figures the page shows, once (what each stream event carries)."""
     async with runtime_of(request).pool.acquire() as conn:
-        return await store.portfolio(conn)
+        return await PostgresStore(conn).portfolio()
 
 
 @router.get("/dashboard/stream", dependencies=[Depends(_staff)])
@@ -60,7 +60,7 @@ async def stream(request: Request) -> StreamingResponse:
         sent, quiet = None, 0
         while not await request.is_disconnected():
             async with runtime.pool.acquire() as conn:
-                figures = (await store.portfolio(conn)).model_dump_json()
+                figures = (await PostgresStore(conn).portfolio()).model_dump_json()
             if figures != sent:
                 sent, quiet = figures, 0
                 yield f"event: portfolio\ndata: {figures}\n\n"

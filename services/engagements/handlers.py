@@ -2,6 +2,7 @@
 
 from services.engagements import commands
 from services.engagements.domain.deadlines import DeadlineClock
+from services.engagements.store import PostgresStore
 from shared.contract.envelope import Envelope
 from shared.contract.events import RequestRouted
 from shared.runtime.consumer import EventHandler
@@ -10,6 +11,6 @@ from shared.runtime.outbox import UnitOfWork
 
 def make_handlers(clock: DeadlineClock) -> dict[type, EventHandler]:
     async def on_routed(uow: UnitOfWork, envelope: Envelope, event: RequestRouted) -> None:
-        await commands.open_engagement(uow, clock, event, cause=envelope)
+        await commands.open_engagement(PostgresStore(uow.conn), uow, clock, event, cause=envelope)
 
     return {RequestRouted: on_routed}

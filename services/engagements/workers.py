@@ -8,6 +8,7 @@ import logging
 import asyncpg
 
 from services.engagements import commands
+from services.engagements.store import PostgresStore
 from shared.runtime.consumer import TRANSIENT_ERRORS
 from shared.runtime.outbox import unit_of_work
 
@@ -19,7 +20,7 @@ async def scan_deadlines(pool: asyncpg.Pool, batch: int, interval_s: float) -> N
     while True:
         try:
             async with unit_of_work(pool) as uow:
-                fired = await commands.fire_missed_deadlines(uow, batch)
+                fired = await commands.fire_missed_deadlines(PostgresStore(uow.conn), uow, batch)
             if fired:
                 log.info("%d deadline(s) missed", fired)
             if fired == batch:
