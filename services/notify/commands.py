@@ -26,7 +26,15 @@ from services.notify.domain.request_facts import RequestFacts
 from services.notify.domain.retries import RetryPolicy
 from services.notify.store import ClaimedDelivery
 from shared.contract.envelope import Envelope, EventData
-from shared.contract.events import EVENT_MODELS, NotificationFailed, NotificationSent, RequestSubmitted, parse_event
+from shared.contract.events import (
+    EVENT_MODELS,
+    NotificationFailed,
+    NotificationSent,
+    RequestRouted,
+    RequestSubmitted,
+    RequestWithdrawn,
+    parse_event,
+)
 from shared.contract.ids import derived_id
 from shared.runtime.consumer import dead_lettered
 from shared.runtime.outbox import UnitOfWork
@@ -79,6 +87,17 @@ class Notifications:
         await store.record_deliveries(uow.conn, envelope, planned)
         if planned:
             uow.after_commit(self._recorded.set)
+        if facts is not None:
+            await _learn(uow, event)
+
+
+async def _learn(uow: UnitOfWork, event: EventData) -> None:
+    """Remember what a later event says that a withdrawal needs: the provider a request went to, and that it
+    was withdrawn (the two can come in either order when they race)."""
+    if isinstance(event, RequestRouted):
+        await store.remember_fact(uow.conn, event.request_id, "provider", event.provider.model_dump(mode="json"))
+    elif isinstance(event, RequestWithdrawn):
+        await store.remember_fact(uow.conn, event.request_id, "withdrawn_at", event.withdrawn_at.isoformat())
 
 
 class Sender(Protocol):

@@ -1,5 +1,5 @@
 """Notify's event handlers: a RequestSubmitted is remembered and told; every other event it follows is told (or
-parked until its request is on record; a sign-in link belongs to no request and is told at once)."""
+parked until its request is on record; a link emailed to a person belongs to no request and is told at once)."""
 
 from services.notify.commands import Notifications
 from shared.contract.envelope import EventData
@@ -12,7 +12,9 @@ from shared.contract.events import (
     RequestQueued,
     RequestRouted,
     RequestSubmitted,
+    RequestWithdrawn,
     SignInLinkRequested,
+    SubmissionConfirmationRequested,
 )
 from shared.runtime.consumer import EventHandler
 
@@ -24,7 +26,9 @@ FOLLOWED = (
     DeadlineMissed,
     EngagementEscalated,
     EngagementClosed,
+    RequestWithdrawn,
     SignInLinkRequested,
+    SubmissionConfirmationRequested,
 )
 
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 from uuid import UUID
 
 import asyncpg
+from pydantic import JsonValue
 
 from services.notify.domain.deliveries import Delivery, Status, delivery_id
 from services.notify.domain.planning import PlannedNotification
@@ -28,6 +29,16 @@ async def remember_request(conn: asyncpg.Connection, facts: RequestFacts) -> Non
         "INSERT INTO request_facts (request_id, facts) VALUES ($1, $2) ON CONFLICT (request_id) DO NOTHING",
         facts.request_id,
         facts.model_dump(mode="json"),
+    )
+
+
+async def remember_fact(conn: asyncpg.Connection, request_id: UUID, name: str, value: JsonValue) -> None:
+    """Add one fact learnt after the request's RequestSubmitted (its provider, its withdrawal)."""
+    await conn.execute(
+        "UPDATE request_facts SET facts = jsonb_set(facts, ARRAY[$2::text], $3::jsonb) WHERE request_id = $1",
+        request_id,
+        name,
+        value,
     )
 
 

@@ -13,7 +13,8 @@ from services.notify.handlers import handlers
 from shared.contract.envelope import Envelope
 from shared.runtime.outbox import unit_of_work
 from tests.support import eventually
-from tests.unit.test_notify_planning import STAFF, opened, submitted
+from tests.unit.test_notify_planning import PROVIDER, STAFF, opened, routed, submitted
+from tests.unit.test_notify_withdrawals import withdrawn
 
 MIGRATIONS = Path(store.__file__).parent / "migrations"
 
@@ -54,3 +55,23 @@ async def test_an_event_parked_by_one_replica_while_another_remembers_its_reques
     finally:
         sweeping.cancel()
     assert await pool.fetchval("SELECT count(*) FROM deliveries WHERE cause_event_type = 'EngagementOpened'") >= 1
+
+
+async def test_a_withdrawal_racing_routing_reaches_the_provider_in_either_order(pool):
+    """The provider a request was routed to and its withdrawal are remembered with the request's facts, so the
+    provider hears of the withdrawal whichever event comes first."""
+    handle = handlers(Notifications(STAFF, Preferences(), asyncio.Event()))
+    for order in ("routed first", "withdrawn first"):
+        request = submitted()
+        facts = RequestFacts.from_submitted(request)
+        events = [routed(facts), withdrawn(facts)]
+        for event in [request, *(events if order == "routed first" else reversed(events))]:
+            async with unit_of_work(pool) as uow:
+                await handle[type(event)](uow, Envelope.wrap(event, source="test", correlation_id="c"), event)
+        told = await pool.fetchval(
+            "SELECT count(*) FROM deliveries WHERE kind = 'request_withdrawn_provider' AND request_id = $1",
+            request.request_id,
+        )
+        assert told == 1, order
+        remembered = await store.request_facts(pool, request.request_id)
+        assert remembered.provider == PROVIDER and remembered.withdrawn_at is not None

@@ -15,8 +15,11 @@ Kind = Literal[
     "engagement_escalated",
     "engagement_closed_agency",
     "sign_in_link",
+    "submission_confirmation",
+    "request_withdrawn_agency",
+    "request_withdrawn_provider",
 ]
 KINDS: frozenset[str] = frozenset(get_args(Kind))
 # Links emailed to the one person who asked for them: by email whatever the preferences say (a webhook is no place
-# for a link that signs someone in, and opting out would lock the person out).
-PERSONAL_LINKS: frozenset[str] = frozenset({"sign_in_link"})
+# for a link that signs someone in or sends a request, and opting out would lock the person out).
+PERSONAL_LINKS: frozenset[str] = frozenset({"sign_in_link", "submission_confirmation"})

@@ -12,7 +12,14 @@
 |                     | deadline_missed_provider | provider                                                    |
 | EngagementEscalated | engagement_escalated     | staff (the agency hears of the new tier when it is routed)  |
 | EngagementClosed    | engagement_closed_agency | agency contact                                              |
+| RequestWithdrawn    | request_withdrawn_agency | agency contact                                              |
+|                     | request_withdrawn_provider | the provider it was routed to, when it was (its engagement  |
+|                     |                          | opens all the same: routing frees no place it booked); when |
+|                     |                          | routing comes after the withdrawal, this replaces           |
+|                     |                          | assignment_provider                                         |
 | SignInLinkRequested | sign_in_link             | the person who asked (email only, whatever the preferences) |
+| SubmissionConfirmationRequested | submission_confirmation | the contact of a request sent by the public form (email |
+|                     |                          | only, whatever the preferences)                             |
 | anything else       |                          | nobody                                                      |
 
 MilestoneReached is in "anything else": milestone names belong to the engagements service, not the contract,
@@ -46,7 +53,9 @@ from shared.contract.events import (
     RequestQueued,
     RequestRouted,
     RequestSubmitted,
+    RequestWithdrawn,
     SignInLinkRequested,
+    SubmissionConfirmationRequested,
 )
 from shared.contract.vocabulary import Tier
 
@@ -118,10 +127,12 @@ def plan_notifications(
                 "next_steps": NEXT_STEPS[event.tier],
                 "escalated": event.escalated_from_engagement_id is not None,
             }
-            audience = [
-                ("request_routed_agency", agency),
-                ("assignment_provider", _provider(event.provider, preferences)),
-            ]
+            provider_kind: Kind = "assignment_provider"
+            if request and request.withdrawn_at:
+                # The agency withdrew it while routing decided: the provider's one email about it says both.
+                facts |= {"withdrawn_at": request.withdrawn_at.isoformat(), "reason": None}
+                provider_kind = "request_withdrawn_provider"
+            audience = [("request_routed_agency", agency), (provider_kind, _provider(event.provider, preferences))]
         case RequestNeedsReview():
             facts = {
                 "reasons": list(event.reasons),
@@ -168,9 +179,18 @@ def plan_notifications(
                 "closed_at": event.closed_at.isoformat(),
             }
             audience = [("engagement_closed_agency", agency)]
+        case RequestWithdrawn():
+            facts = {"withdrawn_at": event.withdrawn_at.isoformat(), "reason": event.reason}
+            audience = [("request_withdrawn_agency", agency)]
+            if request and request.provider:
+                audience.append(("request_withdrawn_provider", _provider(request.provider, preferences)))
         case SignInLinkRequested():
             facts = {"url": event.url, "expires_at": event.expires_at.isoformat(), "minutes": _minutes_left(event)}
             audience = [("sign_in_link", Recipient(role=event.role, name=event.name, email=str(event.email)))]
+        case SubmissionConfirmationRequested():
+            facts = {"url": event.url, "expires_at": event.expires_at.isoformat(), "minutes": _minutes_left(event)}
+            facts["agency_name"] = event.agency_name  # no request on record yet: the event names its agency
+            audience = [("submission_confirmation", Recipient(role="agency", name=event.name, email=str(event.email)))]
         case _:
             return []
 
@@ -179,10 +199,10 @@ def plan_notifications(
     summary: AgencySummary | None = getattr(event, "agency", None)
     confidential = is_confidential(request, event)
     common: dict[str, JsonValue] = {
-        **facts,
         "request_id": str(request_id) if request_id else None,
         "engagement_id": str(engagement_id) if engagement_id else None,
         "agency_name": request.agency_name if request else (summary.name if summary else "(agency not on record)"),
+        **facts,
     }
     return [
         PlannedNotification(
@@ -213,7 +233,7 @@ def _provider(provider: ProviderRef, preferences: Preferences) -> Recipient:
     )
 
 
-def _minutes_left(event: SignInLinkRequested) -> int:
+def _minutes_left(event: SignInLinkRequested | SubmissionConfirmationRequested) -> int:
     """How long the link works, as the email tells it: from when it was asked for (notify may send it later)."""
     return max(1, round((event.expires_at - event.requested_at).total_seconds() / 60))
 

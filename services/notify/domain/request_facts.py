@@ -3,9 +3,9 @@
 from datetime import datetime
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from shared.contract.events import RequestSubmitted
+from shared.contract.events import ProviderRef, RequestSubmitted
 from shared.contract.vocabulary import AgencyType, CriticalAssistance, TopicArea, Urgency
 
 
@@ -27,6 +27,10 @@ class RequestFacts(BaseModel):
     confidential: bool
     incident_summary: str | None
     submitted_at: datetime
+    # Kept as they happen, for the race of a withdrawal with routing: the provider hears of the withdrawal in
+    # whichever order the two events come.
+    provider: ProviderRef | None = Field(default=None, description="The provider the request was last routed to.")
+    withdrawn_at: datetime | None = Field(default=None, description="When the agency withdrew the request.")
 
     @classmethod
     def from_submitted(cls, event: RequestSubmitted) -> "RequestFacts":
