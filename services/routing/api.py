@@ -5,18 +5,18 @@ incidents' handling and staff's reasons.
 """
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.routing import commands, store
 from services.routing.commands import EngagementStarted, UnknownRequest
 from services.routing.domain.override import InvalidAssignment, NoRoom
 from shared.contract.requests import LongText, ShortText
 from shared.contract.vocabulary import Tier
-from shared.runtime.auth import Role, require
+from shared.runtime.auth import Principal, Role, require
 from shared.runtime.http import runtime_of
 from shared.runtime.outbox import unit_of_work
 
@@ -29,17 +29,19 @@ router = APIRouter(
 
 
 class Assignment(BaseModel):
+    # A body that names who decides is refused: the decision is always in the caller's name.
+    model_config = ConfigDict(extra="forbid")
+
     tier: Tier
     provider_id: ShortText = Field(examples=["iacp"])
     reason: LongText = Field(description="Why staff decide otherwise than the policy; kept in the history.")
-    staff_member: ShortText = Field(examples=["a.rivera@cops.example.gov"])
     force: bool = Field(default=False, description="Assign even when the provider has no room left.")
 
 
 class DecisionView(BaseModel):
     decided_at: datetime
     decided_by: str = Field(examples=["policy", "staff"])
-    staff_member: str | None
+    staff_member: str | None = Field(description="Who decided: the signed-in staff member or the staff key's subject.")
     reason: str | None
     outcome: str = Field(examples=["routed", "queued", "needs_review"])
     tier: str | None
@@ -84,9 +86,12 @@ _REFUSALS = {
         422: {"description": "Unknown provider, provider of another tier, or not a partner today"},
     },
 )
-async def assign(request_id: UUID, body: Assignment, request: Request) -> DecisionView:
-    """Put a request with a tier and provider by hand. The place moves with it, the decision joins the history
-    (decided_by staff) and RequestRouted is published, all in one transaction."""
+async def assign(
+    request_id: UUID, body: Assignment, request: Request, staff: Annotated[Principal, Depends(require(Role.STAFF))]
+) -> DecisionView:
+    """Put a request with a tier and provider by hand, in the name of the key's staff member. The place moves with
+    it, the decision joins the history (decided_by staff) and RequestRouted is published, all in one
+    transaction."""
     runtime = runtime_of(request)
     try:
         async with unit_of_work(runtime.pool) as uow:
@@ -95,7 +100,7 @@ async def assign(request_id: UUID, body: Assignment, request: Request) -> Decisi
                 request_id,
                 body.tier,
                 body.provider_id,
-                staff_member=body.staff_member,
+                staff_member=staff.subject,
                 reason=body.reason,
                 force=body.force,
                 policy=request.app.state.policy,

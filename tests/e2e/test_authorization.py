@@ -87,7 +87,7 @@ CLOSURE = {"expected_version": STALE, "outcome": "withdrawn", "note": "n", "clos
 ESCALATION = {"expected_version": STALE, "to_tier": "critical_response", "reason": "r", "escalated_by": "x"}
 RECOMMENDATION = {"text": "Adopt a written policy", "proposed_by": "x"}
 CHANGE = {"status": "accepted", "changed_by": "x"}
-ASSIGNMENT = {"tier": "cri_tac", "provider_id": "iacp", "reason": "r", "staff_member": "s"}
+ASSIGNMENT = {"tier": "cri_tac", "provider_id": "iacp", "reason": "r"}
 E_A = "/v1/engagements/{engagement_A}"
 ADMITTED = "409: admitted, refused only by the stale version"
 

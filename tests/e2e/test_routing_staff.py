@@ -95,7 +95,7 @@ async def test_a_thin_or_conflicting_request_goes_to_staff_review_and_intake_sho
 
 async def test_staff_commands_and_reads_need_a_known_staff_key(system) -> None:
     request_id = await submit(system, **THIN)
-    body = {"tier": "cri_tac", "provider_id": "iacp", "reason": "r", "staff_member": "s"}
+    body = {"tier": "cri_tac", "provider_id": "iacp", "reason": "r"}
     async with httpx.AsyncClient(base_url=system["routing"].url) as client:
         answers = [
             await client.post(f"/v1/requests/{request_id}/assignment", json=body),
@@ -118,7 +118,6 @@ async def test_staff_route_a_reviewed_request_the_history_keeps_both_decisions_a
         "tier": "critical_response",
         "provider_id": "national-policing-institute",
         "reason": "The incident is what the agency needs help with first.",
-        "staff_member": "a.rivera@cops.example.gov",
     }
     async with httpx.AsyncClient(base_url=system["routing"].url, headers=STAFF) as client:
         answer = await client.post(f"/v1/requests/{request_id}/assignment", json=body)
@@ -132,7 +131,8 @@ async def test_staff_route_a_reviewed_request_the_history_keeps_both_decisions_a
         "routed",
         "national-policing-institute",
     )
-    assert (staff["staff_member"], staff["reason"]) == (body["staff_member"], body["reason"])
+    # Who decided is the staff key's subject (the embedded stack's dev staff key), never a name in the body.
+    assert (staff["staff_member"], staff["reason"]) == ("dev-staff", body["reason"])
     status = await intake_status(system, request_id, "engagement_opened")
     assert status["provider_id"] == "national-policing-institute"
     events = await events_of(infra.bootstrap_servers, topics.REQUESTS, request_id)
@@ -146,12 +146,13 @@ async def test_staff_route_a_reviewed_request_the_history_keeps_both_decisions_a
         ({"provider_id": "nobody"}, 422, "unknown provider 'nobody'"),
         ({"tier": "organizational_assessment"}, 422, "delivers cri_tac, not organizational_assessment"),
         ({"reason": "  "}, 422, None),
+        ({"staff_member": "someone.else@cops.example.gov"}, 422, None),
     ],
 )
 async def test_an_assignment_the_registry_cannot_honour_is_refused(system, change, status_code, detail) -> None:
     request_id = await submit(system, **THIN)
     await decisions(system, request_id)
-    body = {"tier": "cri_tac", "provider_id": "iacp", "reason": "by hand", "staff_member": "s"} | change
+    body = {"tier": "cri_tac", "provider_id": "iacp", "reason": "by hand"} | change
     async with httpx.AsyncClient(base_url=system["routing"].url, headers=STAFF) as client:
         answer = await client.post(f"/v1/requests/{request_id}/assignment", json=body)
     assert answer.status_code == status_code
@@ -162,7 +163,7 @@ async def test_an_assignment_the_registry_cannot_honour_is_refused(system, chang
 
 async def test_an_unknown_request_cannot_be_assigned_nor_read(system) -> None:
     unknown = "00000000-0000-4000-8000-000000000000"
-    body = {"tier": "cri_tac", "provider_id": "iacp", "reason": "by hand", "staff_member": "s"}
+    body = {"tier": "cri_tac", "provider_id": "iacp", "reason": "by hand"}
     async with httpx.AsyncClient(base_url=system["routing"].url, headers=STAFF) as client:
         assigned = await client.post(f"/v1/requests/{unknown}/assignment", json=body)
         read = await client.get(f"/v1/requests/{unknown}/decisions")
@@ -180,7 +181,7 @@ async def test_a_request_whose_engagement_opened_is_not_reassigned(system, db) -
 
     await eventually(place_held, what="routing to hold the engagement's place")
     other = "noble" if status["provider_id"] != "noble" else "ntoa"
-    body = {"tier": "cri_tac", "provider_id": other, "reason": "by hand", "staff_member": "s"}
+    body = {"tier": "cri_tac", "provider_id": other, "reason": "by hand"}
     async with httpx.AsyncClient(base_url=system["routing"].url, headers=STAFF) as client:
         answer = await client.post(f"/v1/requests/{request_id}/assignment", json=body)
     assert answer.status_code == 409
