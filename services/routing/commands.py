@@ -3,6 +3,7 @@ on an escalation or an override), keep the providers' places, and replay a candi
 what it decides over, lets the domain decide, records the decision and announces it: every event routing
 publishes is built here."""
 
+import logging
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from uuid import UUID
@@ -14,7 +15,7 @@ from services.routing.domain.decision import Decision, assign_in_tier, decide
 from services.routing.domain.override import staff_decision
 from services.routing.domain.policy import Policy
 from services.routing.domain.providers import ProviderLoad, ProviderRecord
-from services.routing.domain.queue import queue_priority
+from services.routing.domain.queue import leaves_on_withdrawal, queue_priority
 from services.routing.domain.what_if import Report, replay
 from services.routing.store import RequestRow
 from shared.contract.envelope import Envelope
@@ -27,9 +28,12 @@ from shared.contract.events import (
     RequestQueued,
     RequestRouted,
     RequestSubmitted,
+    RequestWithdrawn,
 )
 from shared.contract.vocabulary import Tier
 from shared.runtime.outbox import UnitOfWork
+
+log = logging.getLogger(__name__)
 
 
 class UnknownRequest(LookupError):
@@ -84,6 +88,20 @@ async def escalate(uow: UnitOfWork, cause: Envelope, event: EngagementEscalated,
     )
 
 
+async def withdraw(uow: UnitOfWork, event: RequestWithdrawn) -> bool:
+    """The agency withdrew its request: one waiting for a place or for staff leaves routing (the history keeps
+    the withdrawal, decided by the agency); one already routed keeps its place (see `leaves_on_withdrawal`).
+    Answers whether the request left."""
+    row = await store.lock_request(uow.conn, event.request_id)
+    if row is None:
+        raise UnknownRequest(f"no request {event.request_id}")
+    if not leaves_on_withdrawal(row.outcome):
+        log.info("request %s withdrawn while %s: routing keeps it", row.request_id, row.outcome)
+        return False
+    await store.record_withdrawal(uow.conn, row.request_id, reason=event.reason)
+    return True
+
+
 async def reassign(
     uow: UnitOfWork,
     request_id: UUID,
@@ -98,6 +116,8 @@ async def reassign(
     """Staff put a request with a provider: the place moves, the decision is added to the history, and
     RequestRouted (decided_by staff) is published. Raises when the assignment is refused."""
     loads, row = await _locked(uow, request_id)
+    if row.outcome == "withdrawn":  # it left routing: there is no request to assign any more
+        raise UnknownRequest(f"request {request_id} was withdrawn by its agency")
     if await store.has_engagement(uow.conn, request_id):
         raise EngagementStarted(f"request {request_id} already has an engagement; escalate the engagement instead")
     held = row.provider_id if row.outcome == "routed" else None

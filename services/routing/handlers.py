@@ -3,7 +3,13 @@
 from services.routing import commands
 from services.routing.domain.policy import Policy
 from shared.contract.envelope import Envelope
-from shared.contract.events import EngagementClosed, EngagementEscalated, EngagementOpened, RequestSubmitted
+from shared.contract.events import (
+    EngagementClosed,
+    EngagementEscalated,
+    EngagementOpened,
+    RequestSubmitted,
+    RequestWithdrawn,
+)
 from shared.runtime.consumer import RejectEvent
 from shared.runtime.outbox import UnitOfWork
 
@@ -24,9 +30,16 @@ def make_handlers(policy: Policy):
         except commands.UnknownRequest:
             raise RejectEvent(f"escalation of unknown request {event.request_id}") from None
 
+    async def on_withdrawn(uow: UnitOfWork, envelope: Envelope, event: RequestWithdrawn) -> None:
+        try:
+            await commands.withdraw(uow, event)
+        except commands.UnknownRequest:
+            raise RejectEvent(f"withdrawal of unknown request {event.request_id}") from None
+
     return {
         RequestSubmitted: on_submitted,
         EngagementOpened: on_opened,
         EngagementClosed: on_closed,
         EngagementEscalated: on_escalated,
+        RequestWithdrawn: on_withdrawn,
     }

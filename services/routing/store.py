@@ -140,6 +140,18 @@ async def record_decision(
     )
 
 
+async def record_withdrawal(conn: asyncpg.Connection, request_id: UUID, *, reason: str | None) -> None:
+    """The request leaves the queue; its history gains the agency's withdrawal."""
+    await conn.execute(
+        "UPDATE requests SET outcome = 'withdrawn', updated_at = now() WHERE request_id = $1", request_id
+    )
+    await conn.execute(
+        "INSERT INTO decisions (request_id, decided_by, outcome, reason) VALUES ($1, 'agency', 'withdrawn', $2)",
+        request_id,
+        reason,
+    )
+
+
 _REQUESTS = "SELECT request_id, correlation_id, request, outcome, provider_id, escalated_from FROM requests"
 
 

@@ -1,6 +1,7 @@
 """Staff decisions against real PostgreSQL, in a routing schema of its own (no relay publishes it, so the outbox
 shows exactly what a decision would publish): an override moves the request's place and the history keeps both
-decisions; an escalation gives the request a provider of the new tier while its old engagement keeps its place."""
+decisions; an escalation gives the request a provider of the new tier while its old engagement keeps its place; a
+withdrawal takes a waiting request out of routing and leaves a routed one (and its place) alone."""
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -11,13 +12,13 @@ import asyncpg
 import pytest
 
 from services.routing import store
-from services.routing.commands import EngagementStarted, reassign
+from services.routing.commands import EngagementStarted, UnknownRequest, reassign, withdraw
 from services.routing.domain.policy import load_policy
 from services.routing.domain.providers import load_providers
 from services.routing.handlers import make_handlers
 from services.routing.settings import POLICY_FILE, PROVIDERS_FILE
 from shared.contract.envelope import Envelope
-from shared.contract.events import AgencySummary, EngagementEscalated, RequestSubmitted
+from shared.contract.events import AgencySummary, EngagementEscalated, RequestSubmitted, RequestWithdrawn
 from shared.contract.requests import RequestForAssistance
 from shared.contract.vocabulary import Tier
 from shared.runtime.consumer import RejectEvent
@@ -42,13 +43,14 @@ async def routing_pool(infra) -> AsyncIterator[asyncpg.Pool]:
     await pool.close()
 
 
-async def routed_request(pool: asyncpg.Pool) -> UUID:
-    """A request submitted and decided by the policy, through the same handler the service runs."""
+async def routed_request(pool: asyncpg.Pool, body: dict | None = None) -> UUID:
+    """A request (`body`, a sample by default) submitted and decided by the policy, through the same handler the
+    service runs."""
     event = RequestSubmitted(
         request_id=uuid4(),
         submitted_at=datetime.now(UTC),
         channel="http",
-        request=RequestForAssistance.model_validate(sample_request()),
+        request=RequestForAssistance.model_validate(body or sample_request()),
     )
     envelope = Envelope.wrap(event, source="intake", correlation_id=str(event.request_id))
     async with unit_of_work(pool) as uow:
@@ -176,3 +178,51 @@ async def test_an_escalation_of_an_unknown_request_is_rejected(routing_pool) -> 
     with pytest.raises(RejectEvent, match=f"escalation of unknown request {event.request_id}"):
         async with unit_of_work(routing_pool) as uow:
             await make_handlers(POLICY)[EngagementEscalated](uow, envelope, event)
+
+
+def withdrawal(request_id: UUID) -> tuple[Envelope, RequestWithdrawn]:
+    event = RequestWithdrawn(
+        request_id=request_id,
+        withdrawn_at=datetime.now(UTC),
+        withdrawn_by="jlee@springfield.example.gov",
+        status_seen="in_review",
+        reason="The state academy will train us.",
+    )
+    return Envelope.wrap(event, source="intake", correlation_id=str(request_id)), event
+
+
+async def test_a_request_waiting_for_staff_leaves_routing_when_withdrawn_and_cannot_be_assigned(routing_pool):
+    request_id = await routed_request(routing_pool, sample_request(assistance__topic_areas=[]))  # too thin: review
+    assert await routing_pool.fetchval("SELECT outcome FROM requests WHERE request_id = $1", request_id) == (
+        "needs_review"
+    )
+    loads_before = await routing_pool.fetch("SELECT provider_id, active FROM providers ORDER BY provider_id")
+    async with unit_of_work(routing_pool) as uow:
+        await make_handlers(POLICY)[RequestWithdrawn](uow, *withdrawal(request_id))
+    assert await routing_pool.fetchval("SELECT outcome FROM requests WHERE request_id = $1", request_id) == "withdrawn"
+    [decision] = [d for d in await store.decisions_of(routing_pool, request_id) if d.outcome == "withdrawn"]
+    assert (decision.decided_by, decision.reason) == ("agency", "The state academy will train us.")
+    assert await routing_pool.fetch("SELECT provider_id, active FROM providers ORDER BY provider_id") == loads_before
+    with pytest.raises(UnknownRequest, match="withdrawn by its agency"):
+        async with unit_of_work(routing_pool) as uow:
+            await reassign(
+                uow,
+                request_id,
+                Tier.CRI_TAC,
+                "iacp",
+                staff_member="a.rivera",
+                reason="Staff read it.",
+                force=False,
+                policy=POLICY,
+            )
+
+
+async def test_a_routed_request_is_not_withdrawn_by_routing_its_place_stays_booked(routing_pool):
+    request_id = await routed_request(routing_pool)
+    provider_id = await routing_pool.fetchval("SELECT provider_id FROM requests WHERE request_id = $1", request_id)
+    held = await active(routing_pool, provider_id)
+    async with unit_of_work(routing_pool) as uow:
+        envelope, event = withdrawal(request_id)
+        assert await withdraw(uow, event) is False
+    assert await routing_pool.fetchval("SELECT outcome FROM requests WHERE request_id = $1", request_id) == "routed"
+    assert await active(routing_pool, provider_id) == held

@@ -15,7 +15,7 @@ from services.routing.domain.decision import Decision, decide
 from services.routing.domain.policy import Policy, PolicyError, load_policy
 from services.routing.domain.profiles import AgencyProfile, agency_profiles
 from services.routing.domain.providers import ProviderLoad, ProviderRecord, load_providers
-from services.routing.domain.queue import queue_priority
+from services.routing.domain.queue import leaves_on_withdrawal, queue_priority
 from services.routing.settings import POLICY_FILE, PROVIDERS_FILE
 from shared.contract.requests import Agency, RequestForAssistance
 from shared.contract.vocabulary import AgencyType, CriticalAssistance, SystemicIssue, Tier, TopicArea, Urgency
@@ -577,3 +577,10 @@ def test_routing_again_and_again_never_exceeds_any_capacity(
         assert active[chosen.provider_id] < chosen.capacity
         active[chosen.provider_id] += 1
     assert decision.outcome != "routed"
+
+
+@pytest.mark.parametrize(
+    ("outcome", "leaves"), [("queued", True), ("needs_review", True), ("routed", False), ("withdrawn", False)]
+)
+def test_a_withdrawal_takes_out_only_a_request_still_waiting_which_holds_no_place(outcome, leaves):
+    assert leaves_on_withdrawal(outcome) is leaves
