@@ -5,33 +5,23 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 
-from services.intake import SERVICE, api, store
-from services.intake.domain.status import FOLLOWED_EVENTS, status_change
+from services.intake import SERVICE, api
+from services.intake.commands import NotYours
 from services.intake.group_commit import GroupCommit
-from services.intake.inbound import InboundSubmissions
+from services.intake.handlers import STATUS_HANDLERS, InboundSubmissions
 from services.intake.limits import BodyLimits
-from services.intake.retention import purge_expired_keys_periodically
 from services.intake.settings import IntakeSettings
+from services.intake.workers import purge_expired_keys_periodically
 from shared.contract import topics
-from shared.contract.envelope import Envelope, EventData
 from shared.contract.events import RequestSubmitted, SubmissionRejected
-from shared.runtime.consumer import EventHandler
 from shared.runtime.http import create_service_app
 from shared.runtime.lifecycle import ServiceRuntime
-from shared.runtime.outbox import UnitOfWork
-
-
-async def _track_status(uow: UnitOfWork, envelope: Envelope, event: EventData) -> None:
-    await store.record_status(uow.conn, envelope, event.request_id, status_change(event))  # type: ignore[attr-defined]
-
-
-_STATUS_EVENTS: dict[type[EventData], EventHandler] = dict.fromkeys(FOLLOWED_EVENTS, _track_status)
 
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
     runtime = ServiceRuntime(SERVICE, settings, Path(__file__).parent / "migrations")
-    runtime.consume([topics.REQUESTS, topics.ENGAGEMENTS], _STATUS_EVENTS)
+    runtime.consume([topics.REQUESTS, topics.ENGAGEMENTS], STATUS_HANDLERS)
     runtime.consume_records(
         [topics.INBOUND_SUBMISSIONS],
         f"cri-{SERVICE}-inbound",
@@ -58,5 +48,6 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.state.group_commit = group_commit
     app.include_router(api.router)
     app.add_exception_handler(RequestValidationError, api.validation_failed)
+    app.add_exception_handler(NotYours, api.not_yours)
     app.add_middleware(BodyLimits, max_body_bytes=settings.max_body_bytes)
     return app

@@ -1,16 +1,8 @@
-"""Bodies intake refuses before parsing them: not JSON (415), larger than the documented limit (413)."""
-
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+"""HTTP bodies intake refuses before parsing them: not JSON (415), larger than the documented limit (413)."""
 
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 

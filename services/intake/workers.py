@@ -1,10 +1,10 @@
-"""Idempotency keys are kept for their retention period, then deleted in the background."""
+"""Intake's background loops for the life of the service: idempotency keys past their retention are deleted."""
 
 import asyncio
 import logging
 
-from services.intake import store
 from services.intake.settings import IntakeSettings
+from services.intake.store import PostgresStore
 from shared.runtime.lifecycle import ServiceRuntime
 
 log = logging.getLogger(__name__)
@@ -15,7 +15,7 @@ async def purge_expired_keys_periodically(runtime: ServiceRuntime) -> None:
     while True:
         try:
             async with runtime.pool.acquire() as conn:
-                purged = await store.purge_expired_keys(conn, settings.idempotency_key_ttl)
+                purged = await PostgresStore(conn).purge_expired_keys(settings.idempotency_key_ttl)
             if purged:
                 log.info("purged %d expired idempotency keys", purged)
         except Exception as exc:  # noqa: BLE001 - a database outage skips a round; the next one catches up
