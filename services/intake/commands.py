@@ -1,7 +1,8 @@
-"""Intake's use cases: every state change intake makes and every event it emits is built here. A submission is
-recorded with its RequestSubmitted (or recognised as one already recorded), an inbound record that cannot be
-accepted is answered with a SubmissionRejected, a downstream event moves its request's status. Each loads what it
-needs through the store, decides with the domain, saves, and emits through the outbox of the caller's transaction.
+"""Intake's use cases: every change to its requests and every event it emits is built here (deleting expired
+idempotency keys is the workers' housekeeping). A submission is recorded with its RequestSubmitted (or recognised
+as one already recorded), an inbound record that cannot be accepted is answered with a SubmissionRejected, a
+downstream event moves its request's status. Each loads what it needs through the store, decides with the domain,
+saves, and emits through the outbox of the caller's transaction.
 
 They take plain values and raise the exceptions below, so every edge maps them to its own answer: the JSON API to
 a status code, the inbound topic to a rejection, an HTML form to the page it shows again. HTTP submissions reach
@@ -46,6 +47,8 @@ class Outbox(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Acceptance:
+    """A submission's answer: its request, and whether it had been recorded before."""
+
     request_id: UUID
     replayed: bool
 
