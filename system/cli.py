@@ -155,7 +155,9 @@ def replay(
     topic: Annotated[str, typer.Argument(help="Topic to replay.")],
     service: Annotated[str, typer.Argument(help="Service to replay it into (its group is cri-<service>).")],
     offset: Annotated[int | None, typer.Option(help="Replay from this offset in every partition.")] = None,
-    since: Annotated[datetime | None, typer.Option(help="Replay from the first event at or after this time.")] = None,
+    since: Annotated[
+        datetime | None, typer.Option(help="Replay from the first event at or after this time (UTC).")
+    ] = None,
     bootstrap: Bootstrap = None,
 ) -> None:
     """Rewind a stopped service's consumer group so it reads `topic` again; already-applied events are skipped
@@ -227,12 +229,18 @@ def setup() -> None:
 
 @app.command("export-schemas")
 def export_schemas() -> None:
-    """Write the published contract: the JSON Schema of the envelope and of every event version
-    (shared/contract/schemas/) and each service's AsyncAPI document (docs/asyncapi/)."""
-    from shared.contract.schemas import write_schemas
+    """Publish the contract: the JSON Schema of every event version not yet published (shared/contract/schemas/,
+    hashes in PUBLISHED.sha256; a published version is never rewritten, and a new one must be FULL compatible with
+    the published ones) and each service's AsyncAPI document (docs/asyncapi/)."""
+    from shared.contract.schemas import ContractError, write_schemas
     from system.asyncapi import write_asyncapi
 
-    for path in [*write_schemas(), *write_asyncapi()]:
+    try:
+        written = write_schemas()
+    except ContractError as exc:
+        typer.echo(f"refused, nothing written:\n{exc}", err=True)
+        raise typer.Exit(1) from exc
+    for path in [*written, *write_asyncapi()]:
         typer.echo(path)
 
 

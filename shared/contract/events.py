@@ -1,16 +1,17 @@
-"""Every event of the system, versioned. Payloads are frozen pydantic models; `parse_event` reads any stored
-version and upcasts it to today's model, so old events stay readable."""
+"""Every event of the system, versioned. Payloads are frozen pydantic models; `parse_event` reads any published
+version as the reader's model: older ones upcast, newer ones read tolerantly (the versions of an event are FULL
+compatible, shared/contract/schemas.py), so old events stay readable and old readers keep reading."""
 
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError
 
 from shared.contract import topics
 from shared.contract.envelope import Envelope, EventData
 from shared.contract.requests import Agency, LongText, RequestForAssistance
+from shared.contract.validation import describe
 from shared.contract.vocabulary import AgencyType, Tier, TopicArea, Urgency
 
 
@@ -349,28 +350,37 @@ EVENT_MODELS: dict[str, type[EventData]] = {
     )
 }
 
-# (type, stored version) -> function turning that version's payload into the next version's.
-Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
-UPCASTERS: dict[tuple[str, int], Upcaster] = {}
-
 
 class UnknownEvent(ValueError):
-    """The envelope names a type or a version this code cannot read."""
+    """The envelope names a type this code does not know, or a newer version it cannot read."""
 
 
-def parse_event(envelope: Envelope) -> EventData:
-    """Today's model of an envelope's payload, upcasting older versions; raises on unknown or invalid ones."""
-    model = EVENT_MODELS.get(envelope.type)
+class NewerVersion(UnknownEvent):
+    """A version newer than the reader's that does not read as the reader's: it waits for an upgraded reader."""
+
+
+def parse_event(envelope: Envelope, model: type[EventData] | None = None) -> EventData:
+    """The payload as `model` (by default today's model of its type), read tolerantly: fields the model does not
+    know are ignored (producers stay strict: the models forbid unknown fields when they are built).
+
+    An older version is brought up to the model's by the upcasters beside the model (`upcast_v1_v2`...), where a
+    version derives its values from an older one's; otherwise the defaults of the fields it added read it. A newer
+    version is read as the model's own, which FULL compatibility of the published versions guarantees; one that
+    does not read raises NewerVersion."""
+    model = model or EVENT_MODELS.get(envelope.type)
     if model is None:
         raise UnknownEvent(f"unknown event type {envelope.type!r}")
-    if envelope.version > model.event_version:
-        raise UnknownEvent(
-            f"{envelope.type} version {envelope.version} is newer than this consumer reads ({model.event_version})"
-        )
-    data, version = envelope.data, envelope.version
-    while version < model.event_version:
-        upcast = UPCASTERS.get((envelope.type, version))
-        if upcast is None:
-            raise UnknownEvent(f"no upcaster for {envelope.type} version {version}")
-        data, version = upcast(data), version + 1
-    return model.model_validate(data)
+    data = envelope.data
+    for version in range(envelope.version, model.event_version):
+        upcast = getattr(model, f"upcast_v{version}_v{version + 1}", None)
+        if upcast is not None:
+            data = upcast(data)
+    try:
+        return model.model_validate(data, extra="ignore")
+    except ValidationError as exc:
+        if envelope.version > model.event_version:
+            raise NewerVersion(
+                f"{envelope.type} version {envelope.version} is newer than this consumer reads "
+                f"({model.event_version}) and does not read as it: {describe(exc, limit=3)}"
+            ) from exc
+        raise

@@ -21,7 +21,7 @@ from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
 from shared.contract.envelope import Envelope, EventData
-from shared.contract.events import DeadLettered, UnknownEvent, parse_event
+from shared.contract.events import DeadLettered, NewerVersion, UnknownEvent, parse_event
 from shared.contract.ids import derived_id
 from shared.contract.validation import describe
 from shared.runtime import metrics
@@ -74,12 +74,17 @@ class RejectEvent(Exception):
 
 
 class EventConsumer:
-    """Applies batches of records for one service; `handlers` maps the event models it acts on to functions."""
+    """Applies batches of records for one service; `handlers` maps the event models it acts on to functions.
+
+    A tolerant reader: each event is read as the model its handler takes, ignoring fields it does not know; an
+    older version is upcast, a newer one read as the model's version (FULL compatibility); a newer version that
+    does not read is dead-lettered with the command that replays it once the service is upgraded."""
 
     def __init__(self, service: str, pool: asyncpg.Pool, handlers: Mapping[type[EventData], EventHandler]) -> None:
         self.service = service
         self._pool = pool
         self._handlers = {model.event_type: handler for model, handler in handlers.items()}
+        self._models = {model.event_type: model for model in handlers}
 
     async def apply_batch(self, records: Sequence[ConsumerRecord]) -> None:
         deliveries, dead = self._decode(records)
@@ -93,14 +98,18 @@ class EventConsumer:
             if _event_type(record) not in (None, *self._handlers):
                 continue  # another service's event on a shared topic, skipped without parsing it
             try:
-                envelope = Envelope.model_validate_json(record.value or b"")
+                envelope = Envelope.model_validate_json(record.value or b"", extra="ignore")
             except ValidationError as exc:
                 dead.append((record, f"not a valid event envelope: {describe(exc, limit=3)}"))
                 continue
             if envelope.type not in self._handlers:
                 continue  # another service's event on a shared topic
             try:
-                deliveries.append(Delivery(record, envelope, parse_event(envelope)))
+                deliveries.append(Delivery(record, envelope, parse_event(envelope, self._models[envelope.type])))
+            except NewerVersion as exc:
+                dead.append(
+                    (record, f"{exc}; once {self.service} reads it, replay: {replay_command(self.service, record)}")
+                )
             except UnknownEvent as exc:
                 dead.append((record, str(exc)))
             except ValidationError as exc:
@@ -173,6 +182,13 @@ async def dead_letter(pool: asyncpg.Pool, service: str, dead: Sequence[tuple[Con
             )
             uow.publish(dead_letter_envelope(service, record, reason))
     metrics.DEAD_LETTERED.labels(service).inc(len(dead))
+
+
+def replay_command(service: str, record: ConsumerRecord) -> str:
+    """The `cri` command that has `service` read `record` again (from its second, in UTC; the inbox skips what
+    the service already applied)."""
+    written = datetime.fromtimestamp(record.timestamp // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"cri replay {record.topic} {service} --since {written}"
 
 
 def _reason(exc: Exception) -> str:
