@@ -7,6 +7,8 @@ domain/       pure policy and decisions, one concern a module (its __init__ list
 commands.py   the use cases: every decision recorded and every event published is built there
 handlers.py   each consumed event to one command
 api.py        the staff HTTP API: an override command, the decision history and registry reads
+pages.py      the staff pages: triage queue, a request with its decision record and assignment form, registry
+templates/    their Jinja2 templates (over shared/runtime/web's layout and form macros)
 store.py      SQL, returning typed rows
 replay.py     the what-if command line (`python -m services.routing.replay`)
 """

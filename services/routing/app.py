@@ -1,10 +1,10 @@
-"""Routing's composition root: policy and registry loaded (and validated) at start, handlers, staff API."""
+"""Routing's composition root: policy and registry loaded (and validated) at start, handlers, staff API, staff pages."""
 
 from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.routing import SERVICE, api, commands
+from services.routing import SERVICE, api, commands, pages
 from services.routing.domain.policy import load_policy
 from services.routing.domain.providers import load_providers
 from services.routing.handlers import make_handlers
@@ -13,6 +13,7 @@ from shared.contract import topics
 from shared.contract.events import RequestNeedsReview, RequestQueued, RequestRouted
 from shared.runtime.http import create_service_app
 from shared.runtime.lifecycle import ServiceRuntime
+from shared.runtime.web.pages import intake_web
 
 
 def create_app(settings: RoutingSettings | None = None) -> FastAPI:
@@ -36,4 +37,8 @@ def create_app(settings: RoutingSettings | None = None) -> FastAPI:
     )
     app.state.policy = policy
     app.include_router(api.router)
+    web = intake_web([Path(__file__).parent / "templates"], settings)
+    web.install(app)
+    pages.install(web)
+    app.include_router(pages.router)
     return app

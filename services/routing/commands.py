@@ -40,6 +40,10 @@ class UnknownRequest(LookupError):
     """Routing has no such request (or has not consumed its RequestSubmitted yet)."""
 
 
+class RequestChanged(ValueError):
+    """Someone decided about the request since the staff member's page showed it: they must look again."""
+
+
 class EngagementStarted(ValueError):
     """The request already has an engagement: moving it is an escalation of the engagement, not a reassignment."""
 
@@ -112,10 +116,14 @@ async def reassign(
     reason: str,
     force: bool,
     policy: Policy,
+    decisions_seen: int | None = None,
 ) -> None:
     """Staff put a request with a provider: the place moves, the decision is added to the history, and
-    RequestRouted (decided_by staff) is published. Raises when the assignment is refused."""
+    RequestRouted (decided_by staff) is published. Raises when the assignment is refused, or when
+    `decisions_seen` (the length of the history the staff member judged by) is no longer the history's."""
     loads, row = await _locked(uow, request_id)
+    if decisions_seen is not None and await store.decision_count(uow.conn, request_id) != decisions_seen:
+        raise RequestChanged(f"request {request_id} was decided again since the page showed it")
     if row.outcome == "withdrawn":  # it left routing: there is no request to assign any more
         raise UnknownRequest(f"request {request_id} was withdrawn by its agency")
     if await store.has_engagement(uow.conn, request_id):
@@ -194,6 +202,8 @@ def _announcement(
             confidential=bool(request.incident and request.incident.confidential),
             escalated_from_engagement_id=row.escalated_from,
             routed_at=now,
+            candidate_tiers=decision.candidate_tiers,
+            providers_scored=decision.candidates,
         )
     if decision.outcome == "queued":
         return RequestQueued(

@@ -45,6 +45,33 @@ class DecisionRow:
     review_reasons: list[str]
 
 
+@dataclass(frozen=True)
+class SubmittedRequest:
+    """A request as staff judge it: what the agency sent, when, and where it stands now."""
+
+    request_id: UUID
+    submitted_at: datetime
+    request: RequestForAssistance
+    outcome: str
+    tier: str | None
+    provider_id: str | None
+
+
+@dataclass(frozen=True)
+class WaitingRequest:
+    """A request in staff's queue (in review, or waiting for a place), with what its latest decision found."""
+
+    request_id: UUID
+    submitted_at: datetime
+    since: datetime  # when its latest decision put it there
+    outcome: str  # needs_review or queued
+    tier: str | None  # the tier it waits for (queued)
+    urgency: str
+    agency: str
+    state: str
+    review_reasons: list[str]
+
+
 async def seed_providers(conn: asyncpg.Connection, records: Sequence[ProviderRecord]) -> None:
     """Upsert the registry from the data file; load counters are kept."""
     await conn.executemany(
@@ -242,3 +269,30 @@ async def policy_decided_requests(conn: asyncpg.Connection) -> list[PastRequest]
         )
         for row in rows
     ]
+
+
+async def submitted_request(conn: asyncpg.Connection, request_id: UUID) -> SubmittedRequest | None:
+    row = await conn.fetchrow(
+        "SELECT request_id, submitted_at, request, outcome, tier, provider_id FROM requests WHERE request_id = $1",
+        request_id,
+    )
+    if row is None:
+        return None
+    return SubmittedRequest(**{**row, "request": RequestForAssistance.model_validate(row["request"])})
+
+
+async def decision_count(conn: asyncpg.Connection, request_id: UUID) -> int:
+    return await conn.fetchval("SELECT count(*) FROM decisions WHERE request_id = $1", request_id)
+
+
+async def waiting_for_staff(conn: asyncpg.Connection) -> list[WaitingRequest]:
+    """Requests in review or waiting for a place, most urgent first, then oldest, each with its latest decision."""
+    rows = await conn.fetch(
+        "SELECT r.request_id, r.submitted_at, d.decided_at AS since, r.outcome, r.tier,"
+        " r.request->>'urgency' AS urgency, r.request->'agency'->>'name' AS agency,"
+        " r.request->'agency'->>'state' AS state, d.review_reasons"
+        " FROM requests r JOIN LATERAL (SELECT decided_at, review_reasons FROM decisions"
+        "  WHERE request_id = r.request_id ORDER BY id DESC LIMIT 1) d ON true"
+        " WHERE r.outcome IN ('needs_review', 'queued') ORDER BY r.priority, r.submitted_at, r.request_id"
+    )
+    return [WaitingRequest(**row) for row in rows]

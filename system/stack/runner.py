@@ -193,10 +193,12 @@ def start_services(
 ) -> dict[str, ServiceProcess]:
     """Start each service as its own process (with `env` added to its environment) and wait until all are ready."""
     log_dir = log_dir or infra.home / "logs"
+    ports = {name: free_port() for name in names}
+    # The other services' pages send people to intake to sign in, and ask it who a session is.
+    sign_in = {"CRI_INTAKE_URL": f"http://127.0.0.1:{ports['intake']}"} if "intake" in ports else {}
     services = {}
-    for name in names:
-        port = free_port()
-        service_env = {**infra.service_env(name, port), **(env or {})}
+    for name, port in ports.items():
+        service_env = {**infra.service_env(name, port), **sign_in, **(env or {})}
         services[name] = ServiceProcess(name, port, service_env, log_dir / f"{name}.log").start()
     for service in services.values():
         service.wait_ready()

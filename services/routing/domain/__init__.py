@@ -10,6 +10,7 @@ decision.py    the decision: `decide` (tier, then provider) and `assign_in_tier`
 queue.py       the order of the waiting queue
 override.py    what staff may assign by hand
 what_if.py     a candidate policy replayed over past decisions, and its report
+triage.py      what the staff pages say: codes and rules in words, waits, providers' room
 """
 
 from pydantic import BaseModel, ConfigDict

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 from fastapi import FastAPI, HTTPException, Request, Response, status
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -19,8 +20,9 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.runtime.settings import ServiceSettings
 from shared.runtime.web.csrf import ANONYMOUS_COOKIE, FIELD, csrf_token, csrf_valid
-from shared.runtime.web.session import SessionLookup, SignInRequired, current_person, session_token
+from shared.runtime.web.session import IntakeSessions, SessionLookup, SignInRequired, current_person, session_token
 from shared.runtime.web.tokens import new_token
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -134,6 +136,18 @@ class Web:
         )
         page.headers.update(exc.headers or {})
         return page
+
+
+def intake_web(template_dirs: Sequence[Path], settings: ServiceSettings) -> Web:
+    """The pages of a service other than intake: people sign in and out on intake's pages (`CRI_INTAKE_URL`), and
+    each session is asked of intake with the service key `CRI_INTAKE_API_KEY`."""
+    client = httpx.AsyncClient(base_url=settings.intake_url, timeout=5.0)  # one for the life of the process
+    return Web(
+        template_dirs,
+        IntakeSessions(client, settings.intake_api_key.get_secret_value()),
+        sign_in_url=f"{settings.intake_url}/sign-in",
+        sign_out_url=f"{settings.intake_url}/sign-out",
+    )
 
 
 def web_of(request: Request) -> Web:
