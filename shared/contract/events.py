@@ -3,7 +3,7 @@ version as the reader's model: older ones upcast, newer ones read tolerantly (th
 compatible, shared/contract/schemas.py), so old events stay readable and old readers keep reading."""
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError
@@ -40,6 +40,24 @@ class ProviderRef(BaseModel):
     contact_email: str | None = Field(default=None, description="The provider's program mailbox.")
 
 
+class ProviderScore(BaseModel):
+    """One provider of the tier as the routing policy weighed it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    provider_id: str = Field(examples=["iacp"])
+    score: float = Field(
+        description="Expertise in the topics, fit with the agency's profile and room, weighted by the tier's policy; "
+        "higher is better.",
+        examples=[0.8],
+    )
+    has_room: bool = Field(description="The provider had a free place when the request was decided.")
+    reasons: list[str] = Field(
+        description="How the score was made, one line a criterion.",
+        examples=[["expertise: 1 of 1 topics (de_escalation)", "profile: 0 of 1", "room: 7 of 8"]],
+    )
+
+
 class _RequestEvent(EventData):
     topic = topics.REQUESTS.name
     request_id: UUID
@@ -62,7 +80,7 @@ class RequestRouted(_RequestEvent):
     """A request was given a tier and a provider, by the policy or by program staff."""
 
     event_type = "RequestRouted"
-    event_version = 1
+    event_version = 2
     tier: Tier
     provider: ProviderRef
     decided_by: Literal["policy", "staff"]
@@ -75,6 +93,26 @@ class RequestRouted(_RequestEvent):
     confidential: bool = Field(default=False, description="The agency asked for confidentiality.")
     escalated_from_engagement_id: UUID | None = None
     routed_at: datetime
+    # Version 2: the decision explained in fields a page can show (version 1 had only the rules' names).
+    candidate_tiers: list[Tier] = Field(
+        default_factory=list,
+        description="The tiers whose rules fired, by the policy's precedence: the first is `tier`, the others the "
+        "continuum steps staff may weigh. Only `tier` when staff, a queue or an escalation decided.",
+        examples=[["critical_response", "cri_tac"]],
+    )
+    providers_scored: list[ProviderScore] = Field(
+        default_factory=list,
+        description="The tier's providers active that day, best first, as the policy weighed them; the first is "
+        "`provider` when the policy decided. Empty when staff decided, and in events published as version 1.",
+    )
+
+    @staticmethod
+    def upcast_v1_v2(data: dict[str, Any]) -> dict[str, Any]:
+        """Version 1 named the rules that fired (`<tier>.<rule>`), not the tiers: they are read from the rules'
+        names, the tier given first. Which providers were weighed, version 1 did not say."""
+        named = (rule.split(".", 1)[0] for rule in data.get("rules_fired", []))
+        tiers = [data.get("tier"), *(name for name in named if name in set(Tier))]
+        return {**data, "candidate_tiers": list(dict.fromkeys(tiers))}
 
 
 class RequestNeedsReview(_RequestEvent):

@@ -10,8 +10,9 @@ from pydantic import Field, model_validator
 from services.routing.domain import Strict
 from services.routing.domain.policy import Policy
 from services.routing.domain.providers import ProviderLoad, ProviderRecord
-from services.routing.domain.scoring import ScoredCandidate, ranked
+from services.routing.domain.scoring import ranked
 from services.routing.domain.tier_rules import TIER_RULES
+from shared.contract.events import ProviderScore
 from shared.contract.requests import RequestForAssistance
 from shared.contract.vocabulary import Tier
 
@@ -21,7 +22,7 @@ class Decision(Strict):
     tier: Tier | None
     provider: ProviderRecord | None
     rules_fired: list[str]
-    candidates: list[ScoredCandidate] = Field(description="Providers of the tier, best first.")
+    candidates: list[ProviderScore] = Field(description="Providers of the tier, best first.")
     review_reasons: list[str]
     candidate_tiers: list[Tier] = Field(
         default_factory=list, description="Tiers whose rules fired or whose asks staff must confirm, by precedence."

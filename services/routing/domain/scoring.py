@@ -3,26 +3,18 @@
 from collections.abc import Sequence
 from datetime import date
 
-from services.routing.domain import Strict
 from services.routing.domain.policy import Policy, Weights
 from services.routing.domain.profiles import AgencyProfile, agency_profiles
 from services.routing.domain.providers import ProviderLoad
+from shared.contract.events import ProviderScore
 from shared.contract.requests import RequestForAssistance
 from shared.contract.vocabulary import Tier, TopicArea
 
 
-class ScoredCandidate(Strict):
-    provider_id: str
-    score: float
-    has_room: bool
-    reasons: list[str]
-
-
-def score(
-    load: ProviderLoad, topics: set[TopicArea], profiles: set[AgencyProfile], weights: Weights
-) -> ScoredCandidate:
+def score(load: ProviderLoad, topics: set[TopicArea], profiles: set[AgencyProfile], weights: Weights) -> ProviderScore:
     """expertise x share of topics covered + profile x share of the agency's profiles served + capacity x share
-    of capacity free."""
+    of capacity free. The score is published as it is (RequestRouted's `providers_scored`): what it says changes
+    with a new version of the event."""
     record = load.record
     covered = sorted(topics & set(record.expertise))
     served = sorted(profiles & set(record.serves_best))
@@ -32,7 +24,7 @@ def score(
         + weights.profile * (len(served) / len(profiles) if profiles else 0.0)
         + weights.capacity * (room / record.capacity if record.capacity else 0.0)
     )
-    return ScoredCandidate(
+    return ProviderScore(
         provider_id=record.provider_id,
         score=round(total, 6),  # equal fractions must tie whatever the float arithmetic did
         has_room=room > 0,
@@ -46,7 +38,7 @@ def score(
 
 def ranked(
     request: RequestForAssistance, tier: Tier, providers: Sequence[ProviderLoad], policy: Policy, today: date
-) -> list[tuple[ScoredCandidate, ProviderLoad]]:
+) -> list[tuple[ProviderScore, ProviderLoad]]:
     """The tier's providers active today, best first: room, score, then fewest active, fewest assigned, id."""
     topics = set(request.assistance.topic_areas)
     profiles = agency_profiles(request.agency, policy)
