@@ -1,7 +1,8 @@
 """Intake's pages for agencies against the running system (docs/intake.md, "Pages for agencies"): the public form
 holds a request until its contact confirms it by the emailed link (read back from the SMTP sink's Maildir), a
 signed-in contact's request is accepted at once, "my requests" follows each request, a waiting request can be
-withdrawn (routing takes it out of its queue) and a routed one cannot, bad posts get pages, never a 500."""
+withdrawn (routing takes it out of its queue) and a routed one cannot, an assessment's recommendations show,
+bad posts get pages, never a 500."""
 
 import re
 
@@ -15,6 +16,12 @@ from tests.support import SERVICE, STAFF, eventually, sample_request, unique
 
 pytestmark = pytest.mark.e2e
 
+SYSTEMIC = {
+    "issues": ["community_trust"],
+    "description": "Community trust has eroded after several contested use-of-force incidents.",
+    "long_term_assistance_wanted": True,
+    "commitment_to_implement": True,
+}
 CONFIRM_LINK = re.compile(r"https?://\S+/requests/confirm/[A-Za-z0-9_-]+")
 
 
@@ -189,3 +196,33 @@ async def _status(intake: str, request_id: str) -> dict:
 async def _other_agencys_request(intake: str) -> str:
     async with httpx.AsyncClient(base_url=intake, headers=SERVICE) as api:
         return (await api.post("/v1/requests", json=sample_request())).json()["request_id"]
+
+
+async def test_my_requests_shows_an_assessments_recommendations_read_from_engagements(system, infra, db):
+    intake = system["intake"].url
+    email = f"{unique('chief')}@agency.example.gov"
+    body = sample_request(contact__email=email, systemic_concerns=SYSTEMIC)
+    async with httpx.AsyncClient(base_url=intake, headers=SERVICE) as api:
+        request_id = (await api.post("/v1/requests", json=body)).json()["request_id"]
+
+    async def engagement_id():
+        return await db.fetchval("SELECT engagement_id FROM engagements.engagements WHERE request_id = $1", request_id)
+
+    url = f"/v1/engagements/{await eventually(engagement_id, what='the assessment to open')}"
+    async with httpx.AsyncClient(base_url=system["engagements"].url, headers=STAFF) as engagements:
+        for version, step in enumerate(["assessment", "findings_and_recommendations"], start=1):
+            moved = await engagements.post(f"{url}/milestones", json={"milestone": step, "expected_version": version})
+            assert moved.status_code == 200
+        added = await engagements.post(f"{url}/recommendations", json={"text": "Publish use-of-force data quarterly"})
+        assert added.status_code == 201
+
+    async with httpx.AsyncClient(base_url=intake, headers=HTML) as browser:
+        await ask_for_link(browser, email)
+        await use_link(browser, await emailed_link(infra.maildir, email))
+
+        async def shown() -> str | None:
+            page = (await browser.get("/my-requests")).text
+            return page if "Publish use-of-force data quarterly" in page else None
+
+        page = await eventually(shown, what="the recommendation in my requests")
+    assert "Recommendations of the assessment" in page and "Proposed" in page
