@@ -1,7 +1,8 @@
 """Engagements' HTTP API, version 1: list and read engagements, record milestones, escalate, close.
 
 Staff and other systems (service) read every engagement; a provider reads and moves only its own (403 for
-another's). Staff alone escalate. See docs/security.md.
+another's). Staff alone escalate. Every change is recorded in the name of the caller's key (its principal); a
+body carries at most a note. See docs/security.md.
 """
 
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -59,10 +60,12 @@ def _engagement_access(*roles: Role) -> Callable[..., Awaitable[Principal]]:
 
 
 _READERS = [Depends(_engagement_access(Role.STAFF, Role.SERVICE, Role.PROVIDER))]
-_ACTORS = [Depends(_engagement_access(Role.PROVIDER, Role.STAFF))]
+# Who acts: a provider on its own engagements, or staff; the change is recorded in this principal's name.
+Actor = Annotated[Principal, Depends(_engagement_access(Role.PROVIDER, Role.STAFF))]
 
 
 class _Command(BaseModel):
+    # A body that names who acted is refused (422): the change is always in the caller's name.
     model_config = ConfigDict(extra="forbid")
 
     expected_version: int = Field(ge=1, description="The version you read; the change applies only to it.")
@@ -72,13 +75,11 @@ class RecordMilestone(_Command):
     milestone: ShortText = Field(examples=["scoping"])
     detail: LongText | None = Field(default=None, description="Kind of assistance, or the agency's closeout feedback.")
     note: LongText | None = None
-    recorded_by: ShortText = Field(examples=["iacp:a.rivera"])
 
 
 class Escalation(_Command):
     to_tier: Tier
     reason: LongText
-    escalated_by: ShortText
 
 
 class ClosingOutcome(StrEnum):
@@ -92,21 +93,18 @@ class ClosingOutcome(StrEnum):
 class Closure(_Command):
     outcome: ClosingOutcome
     note: LongText
-    closed_by: ShortText
 
 
 class NewRecommendation(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: LongText = Field(examples=["Adopt a written de-escalation policy"])
-    proposed_by: ShortText
 
 
 class RecommendationChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: RecommendationStatus
-    changed_by: ShortText
     note: LongText | None = None
 
 
@@ -190,15 +188,14 @@ async def get_engagement(engagement_id: UUID, request: Request) -> EngagementTim
     )
 
 
-@router.post(
-    "/engagements/{engagement_id}/milestones", response_model=Engagement, responses=_ERRORS, dependencies=_ACTORS
-)
-async def record_milestone(engagement_id: UUID, body: RecordMilestone, request: Request) -> Engagement:
+@router.post("/engagements/{engagement_id}/milestones", response_model=Engagement, responses=_ERRORS)
+async def record_milestone(engagement_id: UUID, body: RecordMilestone, request: Request, actor: Actor) -> Engagement:
     """Record the next milestone or a progress update (MilestoneReached, EngagementStatusChanged, snapshot)."""
     clock: DeadlineClock = request.app.state.deadline_clock
     fields = body.model_dump()
     return await _change(
-        request, lambda db, outbox: commands.record_milestone(db, outbox, clock, engagement_id, **fields)
+        request,
+        lambda db, outbox: commands.record_milestone(db, outbox, clock, engagement_id, actor=actor.actor, **fields),
     )
 
 
@@ -206,18 +203,26 @@ async def record_milestone(engagement_id: UUID, body: RecordMilestone, request: 
     "/engagements/{engagement_id}/escalation",
     response_model=Engagement,
     responses=_ERRORS,
-    dependencies=[Depends(require(Role.STAFF))],
 )
-async def escalate(engagement_id: UUID, body: Escalation, request: Request) -> Engagement:
+async def escalate(
+    engagement_id: UUID,
+    body: Escalation,
+    request: Request,
+    staff: Annotated[Principal, Depends(require(Role.STAFF))],
+) -> Engagement:
     """Close as escalated and publish EngagementEscalated; routing opens the next tier's engagement."""
-    return await _change(request, lambda db, outbox: commands.escalate(db, outbox, engagement_id, **body.model_dump()))
-
-
-@router.post("/engagements/{engagement_id}/closure", response_model=Engagement, responses=_ERRORS, dependencies=_ACTORS)
-async def close(engagement_id: UUID, body: Closure, request: Request) -> Engagement:
-    """Close with an outcome (EngagementStatusChanged, EngagementClosed, snapshot)."""
+    fields = body.model_dump()
     return await _change(
-        request, lambda db, outbox: commands.close(db, outbox, engagement_id, **body.model_dump(mode="json"))
+        request, lambda db, outbox: commands.escalate(db, outbox, engagement_id, actor=staff.actor, **fields)
+    )
+
+
+@router.post("/engagements/{engagement_id}/closure", response_model=Engagement, responses=_ERRORS)
+async def close(engagement_id: UUID, body: Closure, request: Request, actor: Actor) -> Engagement:
+    """Close with an outcome (EngagementStatusChanged, EngagementClosed, snapshot)."""
+    fields = body.model_dump(mode="json")
+    return await _change(
+        request, lambda db, outbox: commands.close(db, outbox, engagement_id, actor=actor.actor, **fields)
     )
 
 
@@ -241,12 +246,15 @@ async def list_recommendations(engagement_id: UUID, request: Request) -> list[Re
     response_model=Recommendation,
     status_code=status.HTTP_201_CREATED,
     responses=_ERRORS,
-    dependencies=_ACTORS,
 )
-async def add_recommendation(engagement_id: UUID, body: NewRecommendation, request: Request) -> Recommendation:
+async def add_recommendation(
+    engagement_id: UUID, body: NewRecommendation, request: Request, actor: Actor
+) -> Recommendation:
     """Propose a recommendation (assessments in findings_and_recommendations or implementation_monitoring)."""
     async with _refusals(), unit_of_work(runtime_of(request).pool) as uow:
-        added = await commands.add_recommendation(PostgresStore(uow.conn), engagement_id, **body.model_dump())
+        added = await commands.add_recommendation(
+            PostgresStore(uow.conn), engagement_id, actor=actor.actor, **body.model_dump()
+        )
     return await _recommendation(request, engagement_id, added)
 
 
@@ -254,15 +262,14 @@ async def add_recommendation(engagement_id: UUID, body: NewRecommendation, reque
     "/engagements/{engagement_id}/recommendations/{recommendation_id}",
     response_model=Recommendation,
     responses=_ERRORS,
-    dependencies=_ACTORS,
 )
 async def change_recommendation(
-    engagement_id: UUID, recommendation_id: UUID, body: RecommendationChange, request: Request
+    engagement_id: UUID, recommendation_id: UUID, body: RecommendationChange, request: Request, actor: Actor
 ) -> Recommendation:
     """Move a recommendation to its next status (accepted, in_progress, implemented, not_implemented, withdrawn)."""
     async with _refusals(), unit_of_work(runtime_of(request).pool) as uow:
         await commands.change_recommendation(
-            PostgresStore(uow.conn), engagement_id, recommendation_id, **body.model_dump()
+            PostgresStore(uow.conn), engagement_id, recommendation_id, actor=actor.actor, **body.model_dump()
         )
     return await _recommendation(request, engagement_id, recommendation_id)
 

@@ -1,10 +1,12 @@
-"""Engagements' composition root: the routed-request consumer, the HTTP API, the deadline scan, the dashboard."""
+"""Engagements' composition root: the request consumer, the HTTP API, the provider workspace's pages, the deadline
+scan, the dashboard."""
 
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
-from services.engagements import SERVICE, api, dashboard_api, workers
+from services.engagements import SERVICE, api, dashboard_api, pages, workers
 from services.engagements.domain.deadlines import DeadlineClock, load_deadlines
 from services.engagements.handlers import make_handlers
 from services.engagements.settings import EngagementsSettings
@@ -20,13 +22,16 @@ from shared.contract.events import (
 )
 from shared.runtime.http import create_service_app
 from shared.runtime.lifecycle import ServiceRuntime
+from shared.runtime.web.pages import intake_web
+
+HERE = Path(__file__).parent
 
 
 def create_app(settings: EngagementsSettings | None = None) -> FastAPI:
     settings = settings or EngagementsSettings()
     # Read at start: a broken deadlines file stops the service here, with the file's line in the message.
     clock = DeadlineClock(load_deadlines(settings.deadlines_file), settings.deadline_day_seconds)
-    runtime = ServiceRuntime(SERVICE, settings, Path(__file__).parent / "migrations")
+    runtime = ServiceRuntime(SERVICE, settings, HERE / "migrations")
     runtime.consume([topics.REQUESTS], make_handlers(clock))
     runtime.publishes(
         EngagementOpened,
@@ -48,6 +53,11 @@ def create_app(settings: EngagementsSettings | None = None) -> FastAPI:
         description="Tracks every engagement from opening to close, with milestones, deadlines and a dashboard.",
     )
     app.state.deadline_clock = clock
+    web = intake_web([HERE / "templates"], settings)  # people sign in on intake's pages
+    pages.install(web)
+    web.install(app)
+    app.mount("/static/engagements", StaticFiles(directory=HERE / "static"), name="engagements-static")
     app.include_router(api.router)
+    app.include_router(pages.router)
     app.include_router(dashboard_api.router)
     return app

@@ -1,9 +1,11 @@
-"""Engagements' use cases: open an engagement for a routed request, record a milestone, escalate, close, fire
-missed deadlines, add and move an assessment's recommendations. Each loads what it needs, lets the domain decide,
+"""Engagements' use cases: keep a submitted request and follow where it waits for routing, open an engagement for
+a routed request, record a milestone, escalate, close, fire missed deadlines, add and move an assessment's
+recommendations. Each loads what it needs, lets the domain decide,
 and writes the change, its audit entry, its deadline and its events in the caller's unit of work. Every event
 the service publishes is built here; each change of an engagement is followed by a fresh snapshot of it.
 
-Optimistic concurrency: a change applies only to the version the caller last saw."""
+Optimistic concurrency: a change applies only to the version the caller last saw. Who acted (`actor`) is always
+the caller's principal (`Principal.actor`: the signed-in person or the API key), never a name from a body."""
 
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -25,8 +27,12 @@ from shared.contract.events import (
     EngagementStatusChanged,
     MilestoneReached,
     ProviderRef,
+    RequestNeedsReview,
+    RequestQueued,
     RequestRouted,
+    RequestSubmitted,
 )
+from shared.contract.requests import RequestForAssistance
 from shared.contract.vocabulary import Tier
 
 
@@ -49,9 +55,18 @@ class Store(Protocol):
         first_contact_at: datetime | None,
         correlation_id: str,
         escalated_from: UUID | None,
+        confidential: bool,
     ) -> EngagementRow: ...
 
     async def load(self, engagement_id: UUID) -> EngagementRow | None: ...
+
+    async def remember_request(
+        self, request_id: UUID, submitted_at: datetime, request: RequestForAssistance
+    ) -> None: ...
+
+    async def set_queue(
+        self, request_id: UUID, queue: str | None, since: datetime | None, reason: str | None
+    ) -> None: ...
 
     async def record_milestone(
         self,
@@ -110,11 +125,32 @@ class StaleVersion(Exception):
         super().__init__(f"the engagement is no longer at version {expected}: reload it and try again")
 
 
+async def remember_request(store: Store, submitted: RequestSubmitted) -> None:
+    """Keep the request as submitted, for its engagement's page (a redelivery changes nothing)."""
+    await store.remember_request(submitted.request_id, submitted.submitted_at, submitted.request)
+
+
+async def hold_for_review(store: Store, event: RequestNeedsReview, at: datetime) -> None:
+    """The request waits, since `at`, for staff to decide (the dashboard's review queue)."""
+    await store.set_queue(event.request_id, "review", at, "; ".join(event.reasons))
+
+
+async def hold_for_room(store: Store, event: RequestQueued) -> None:
+    """The request waits for a provider of its tier with room (the dashboard's waiting queue)."""
+    await store.set_queue(event.request_id, "waiting", event.queued_at, event.reason)
+
+
+async def stop_waiting(store: Store, request_id: UUID) -> None:
+    """Routing decided (routed) or the agency withdrew: the request waits no more."""
+    await store.set_queue(request_id, None, None, None)
+
+
 async def open_engagement(
     store: Store, outbox: Outbox, clock: DeadlineClock, routed: RequestRouted, cause: Envelope
 ) -> None:
     """Open the routed request's engagement, with its first deadline; nothing when one is already open for it
     (a redelivery or a reassignment, never a second engagement)."""
+    await stop_waiting(store, routed.request_id)
     if await store.has_open_engagement(routed.request_id):
         return
     status = lifecycle.initial_status(routed.tier)
@@ -132,6 +168,7 @@ async def open_engagement(
         first_contact_at=routed.routed_at if first_contact else None,
         correlation_id=cause.correlation_id,
         escalated_from=routed.escalated_from_engagement_id,
+        confidential=routed.confidential,
     )
     engagement_id = opened.engagement_id
     detail = {"tier": routed.tier, "provider": routed.provider.provider_id}
@@ -158,20 +195,20 @@ async def record_milestone(
     milestone: str,
     detail: str | None,
     note: str | None,
-    recorded_by: str,
+    actor: str,
     expected_version: int,
 ) -> EngagementRow:
     engagement = await _load(store, engagement_id, expected_version)
     tier, before = engagement.tier, engagement.status
     after = lifecycle.record_milestone(tier, before, milestone, detail=detail)
     now = datetime.now(UTC)
-    entry = {"milestone": milestone, "at": now.isoformat(), "detail": detail, "note": note, "recorded_by": recorded_by}
+    entry = {"milestone": milestone, "at": now.isoformat(), "detail": detail, "note": note, "recorded_by": actor}
     first_contact = milestone == lifecycle.first_contact_milestone(tier)
     updated = await store.record_milestone(
         engagement_id, expected_version, status=after, entry=entry, at=now, first_contact=first_contact
     )
     updated = _applied(updated, expected_version)
-    await store.audit(engagement_id, recorded_by, "milestone", {"milestone": milestone, "detail": detail}, note)
+    await store.audit(engagement_id, actor, "milestone", {"milestone": milestone, "detail": detail}, note)
     await store.set_deadline(engagement_id, clock.next(tier, after, now))
     events: list[EventData] = [
         MilestoneReached(
@@ -181,7 +218,7 @@ async def record_milestone(
             milestone=milestone,
             reached_at=now,
             note=note,
-            recorded_by=recorded_by,
+            recorded_by=actor,
         )
     ]
     if after != before:
@@ -191,12 +228,12 @@ async def record_milestone(
 
 
 async def close(
-    store: Store, outbox: Outbox, engagement_id: UUID, *, outcome: str, note: str, closed_by: str, expected_version: int
+    store: Store, outbox: Outbox, engagement_id: UUID, *, outcome: str, note: str, actor: str, expected_version: int
 ) -> EngagementRow:
     engagement = await _load(store, engagement_id, expected_version)
     after = lifecycle.close(engagement.tier, engagement.status, outcome)
     updated = await _close(store, engagement, after, outcome, expected_version)
-    await store.audit(engagement_id, closed_by, "closed", {"outcome": outcome}, note)
+    await store.audit(engagement_id, actor, "closed", {"outcome": outcome}, note)
     _publish(outbox, updated, _closing_events(engagement, updated))
     return updated
 
@@ -208,7 +245,7 @@ async def escalate(
     *,
     to_tier: Tier,
     reason: str,
-    escalated_by: str,
+    actor: str,
     expected_version: int,
 ) -> EngagementRow:
     """Close the engagement as escalated; routing assigns the new tier's provider and the engagement it opens
@@ -217,14 +254,14 @@ async def escalate(
     tier = engagement.tier
     after = lifecycle.escalate(tier, engagement.status, to_tier)
     updated = await _close(store, engagement, after, lifecycle.Outcome.ESCALATED, expected_version)
-    await store.audit(engagement_id, escalated_by, "escalated", {"from_tier": tier, "to_tier": to_tier}, reason)
+    await store.audit(engagement_id, actor, "escalated", {"from_tier": tier, "to_tier": to_tier}, reason)
     escalated = EngagementEscalated(
         engagement_id=engagement_id,
         request_id=engagement.request_id,
         from_tier=tier,
         to_tier=to_tier,
         reason=reason,
-        escalated_by=escalated_by,
+        escalated_by=actor,
         agency=engagement.agency,
         urgency=engagement.urgency,
         escalated_at=updated.closed_at,
@@ -257,7 +294,7 @@ async def fire_missed_deadlines(store: Store, outbox: Outbox, batch: int) -> int
     return len(missed)
 
 
-async def add_recommendation(store: Store, engagement_id: UUID, *, text: str, proposed_by: str) -> UUID:
+async def add_recommendation(store: Store, engagement_id: UUID, *, text: str, actor: str) -> UUID:
     """Propose a recommendation of an assessment in findings or monitoring; recommendations publish no event
     (the contract has none for them)."""
     engagement = await store.load(engagement_id)
@@ -265,8 +302,8 @@ async def add_recommendation(store: Store, engagement_id: UUID, *, text: str, pr
         raise EngagementNotFound(f"no engagement {engagement_id}")
     status = recommendations.propose_recommendation(engagement.tier, engagement.status)
     recommendation_id = uuid4()
-    await store.add_recommendation(engagement_id, recommendation_id, text, status, proposed_by)
-    await store.audit(engagement_id, proposed_by, "recommendation_added", {"recommendation_id": str(recommendation_id)})
+    await store.add_recommendation(engagement_id, recommendation_id, text, status, actor)
+    await store.audit(engagement_id, actor, "recommendation_added", {"recommendation_id": str(recommendation_id)})
     return recommendation_id
 
 
@@ -276,17 +313,17 @@ async def change_recommendation(
     recommendation_id: UUID,
     *,
     status: RecommendationStatus,
-    changed_by: str,
     note: str | None,
+    actor: str,
 ) -> None:
     current = await store.recommendation_status(engagement_id, recommendation_id)
     if current is None:
         raise RecommendationNotFound(f"no recommendation {recommendation_id} in engagement {engagement_id}")
     new = recommendations.change_recommendation(RecommendationStatus(current), status)
-    if not await store.change_recommendation(recommendation_id, current, new, changed_by, note):
+    if not await store.change_recommendation(recommendation_id, current, new, actor, note):
         raise lifecycle.InvalidTransition("the recommendation changed status meanwhile: reload it and try again", [])
     detail = {"recommendation_id": str(recommendation_id), "from": current, "to": new}
-    await store.audit(engagement_id, changed_by, "recommendation_changed", detail, note)
+    await store.audit(engagement_id, actor, "recommendation_changed", detail, note)
 
 
 async def _load(store: Store, engagement_id: UUID, expected_version: int) -> EngagementRow:

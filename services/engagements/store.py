@@ -1,8 +1,9 @@
-"""Engagements' PostgreSQL edge: engagements, their audit trail, their deadlines, an assessment's recommendations
-and the dashboard's figures. SQL only; `PostgresStore` returns typed rows (the models below), never a record."""
+"""Engagements' PostgreSQL edge: engagements, their audit trail, their deadlines, an assessment's recommendations,
+the requests as submitted (and where they wait for routing) and the dashboard's figures. SQL only;
+`PostgresStore` returns typed rows (the models below), never a record."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -10,6 +11,7 @@ import asyncpg
 from pydantic import BaseModel, ConfigDict
 
 from shared.contract.events import AgencySummary, ProviderRef
+from shared.contract.requests import RequestForAssistance
 from shared.contract.vocabulary import Tier
 
 
@@ -46,6 +48,7 @@ class EngagementRow(_Row):
     outcome: str | None
     escalated_from: UUID | None
     correlation_id: str
+    confidential: bool  # routing flagged it (the agency's own flag is in the request)
     overdue: bool
     version: int
 
@@ -85,7 +88,8 @@ class TierStatusCount(_Row):
 
 
 class ProviderLoad(_Row):
-    provider: str
+    provider_id: str
+    name: str
     open: int
     total: int
 
@@ -102,10 +106,12 @@ class OverdueEngagement(_Row):
     status: str
     agency: str
     provider: str
+    since: datetime  # when it reached the status it is stuck in
 
 
 class LatestChange(_Row):
     id: int
+    engagement_id: UUID
     at: datetime
     actor: str
     action: str
@@ -113,17 +119,38 @@ class LatestChange(_Row):
     agency: str
 
 
+class WaitingRequest(_Row):
+    """A request waiting for routing's decision: in staff review, or for a provider with room."""
+
+    request_id: UUID
+    agency: str
+    state: str
+    since: datetime
+    reason: str
+
+
+class WeekCount(_Row):
+    week: date
+    n: int
+
+
 class Portfolio(_Row):
     """The portfolio at a glance: counts by tier and status, overdue engagements, load per provider, median
-    time to first contact, and the latest changes."""
+    time to first contact, the latest changes, the requests waiting for routing and requests per week."""
 
     total: int
+    open_total: int
     overdue_total: int
     by_tier_status: list[TierStatusCount]
     providers: list[ProviderLoad]
     first_contact: list[FirstContactTime]
     overdue: list[OverdueEngagement]
     latest: list[LatestChange]
+    review_total: int
+    review: list[WaitingRequest]  # the oldest 20
+    waiting_total: int
+    waiting: list[WaitingRequest]  # the oldest 20
+    weekly: list[WeekCount]
 
 
 class RecommendationStep(_Row):
@@ -161,11 +188,12 @@ class PostgresStore:
         first_contact_at: datetime | None,
         correlation_id: str,
         escalated_from: UUID | None,
+        confidential: bool,
     ) -> EngagementRow:
         record = await self.conn.fetchrow(
             "INSERT INTO engagements (engagement_id, request_id, tier, provider, agency, urgency, status, opened_at,"
-            " status_since, first_contact_at, correlation_id, escalated_from)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11) RETURNING *",
+            " status_since, first_contact_at, correlation_id, escalated_from, confidential)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12) RETURNING *",
             engagement_id,
             request_id,
             tier,
@@ -177,6 +205,7 @@ class PostgresStore:
             first_contact_at,
             correlation_id,
             escalated_from,
+            confidential,
         )
         return EngagementRow.model_validate(dict(record))
 
@@ -294,34 +323,93 @@ class PostgresStore:
         )
         return _all(EngagementRow, records), total
 
-    async def portfolio(self) -> Portfolio:
+    async def workspace(self, provider_id: str | None, status: str | None, limit: int = 500) -> list[EngagementRow]:
+        """A provider's engagements (everyone's for None) in the order to work on them: overdue first, then the
+        open ones that have waited longest in their status, then the closed ones, latest first."""
+        records = await self.conn.fetch(
+            "SELECT * FROM engagements WHERE ($1::text IS NULL OR provider->>'provider_id' = $1)"
+            " AND ($2::text IS NULL OR status = $2)"
+            " ORDER BY overdue DESC, closed_at IS NOT NULL, CASE WHEN closed_at IS NULL THEN status_since END,"
+            " closed_at DESC, engagement_id LIMIT $3",
+            provider_id,
+            status,
+            limit,
+        )
+        return _all(EngagementRow, records)
+
+    async def remember_request(self, request_id: UUID, submitted_at: datetime, request: RequestForAssistance) -> None:
+        await self.conn.execute(
+            "INSERT INTO requests (request_id, submitted_at, request) VALUES ($1, $2, $3)"
+            " ON CONFLICT (request_id) DO NOTHING",
+            request_id,
+            submitted_at,
+            request.model_dump(mode="json"),
+        )
+
+    async def request_of(self, request_id: UUID) -> RequestForAssistance | None:
+        """The request as submitted; None for one submitted before engagements kept requests."""
+        found = await self.conn.fetchval("SELECT request FROM requests WHERE request_id = $1", request_id)
+        return None if found is None else RequestForAssistance.model_validate(found)
+
+    async def set_queue(self, request_id: UUID, queue: str | None, since: datetime | None, reason: str | None) -> None:
+        """Where the request waits for routing (`review`, `waiting`), or nowhere (None) once decided."""
+        await self.conn.execute(
+            "UPDATE requests SET queue = $2, queued_since = $3, queue_reason = $4 WHERE request_id = $1",
+            request_id,
+            queue,
+            since,
+            reason,
+        )
+
+    async def portfolio(self, weeks_since: date) -> Portfolio:
         by_tier_status = await self.conn.fetch(
             "SELECT tier, status, count(*) AS n FROM engagements GROUP BY 1, 2 ORDER BY 1, 2"
         )
         providers = await self.conn.fetch(
-            "SELECT provider->>'name' AS provider, count(*) FILTER (WHERE closed_at IS NULL) AS open, count(*) AS total"
-            " FROM engagements GROUP BY 1 ORDER BY 2 DESC, 1"
+            "SELECT provider->>'provider_id' AS provider_id, max(provider->>'name') AS name,"
+            " count(*) FILTER (WHERE closed_at IS NULL) AS open, count(*) AS total"
+            " FROM engagements GROUP BY 1 ORDER BY 3 DESC, 2"
         )
         first_contact = await self.conn.fetch(
             "SELECT tier, percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_contact_at - opened_at))"
             " AS median_s, count(*) AS n FROM engagements WHERE first_contact_at IS NOT NULL GROUP BY 1 ORDER BY 1"
         )
         overdue = await self.conn.fetch(
-            "SELECT engagement_id, tier, status, agency->>'name' AS agency, provider->>'name' AS provider"
-            " FROM engagements WHERE overdue ORDER BY status_since LIMIT 20"
+            "SELECT engagement_id, tier, status, agency->>'name' AS agency, provider->>'name' AS provider,"
+            " status_since AS since FROM engagements WHERE overdue ORDER BY status_since LIMIT 20"
         )
         latest = await self.conn.fetch(
-            "SELECT a.id, a.at, a.actor, a.action, e.tier, e.agency->>'name' AS agency"
+            "SELECT a.id, a.engagement_id, a.at, a.actor, a.action, e.tier, e.agency->>'name' AS agency"
             " FROM audit_trail a JOIN engagements e USING (engagement_id) ORDER BY a.id DESC LIMIT 12"
+        )
+        # The 20 oldest of each queue, and how many each holds.
+        waiting = await self.conn.fetch(
+            "SELECT * FROM (SELECT request_id, queue, request->'agency'->>'name' AS agency,"
+            " request->'agency'->>'state' AS state, queued_since AS since, queue_reason AS reason,"
+            " row_number() OVER (PARTITION BY queue ORDER BY queued_since) AS place,"
+            " count(*) OVER (PARTITION BY queue) AS held FROM requests WHERE queue IS NOT NULL) q"
+            " WHERE place <= 20 ORDER BY since"
+        )
+        held = {r["queue"]: r["held"] for r in waiting}
+        weekly = await self.conn.fetch(
+            "SELECT date_trunc('week', submitted_at AT TIME ZONE 'UTC')::date AS week, count(*) AS n FROM requests"
+            " WHERE submitted_at >= $1 GROUP BY 1 ORDER BY 1",
+            weeks_since,
         )
         return Portfolio(
             total=sum(r["n"] for r in by_tier_status),
+            open_total=sum(r["n"] for r in by_tier_status if r["status"] != "closed"),
             overdue_total=await self.conn.fetchval("SELECT count(*) FROM engagements WHERE overdue"),
             by_tier_status=_all(TierStatusCount, by_tier_status),
             providers=_all(ProviderLoad, providers),
             first_contact=_all(FirstContactTime, first_contact),
             overdue=_all(OverdueEngagement, overdue),
             latest=_all(LatestChange, latest),
+            review_total=held.get("review", 0),
+            review=[WaitingRequest.model_validate(dict(r)) for r in waiting if r["queue"] == "review"],
+            waiting_total=held.get("waiting", 0),
+            waiting=[WaitingRequest.model_validate(dict(r)) for r in waiting if r["queue"] == "waiting"],
+            weekly=_all(WeekCount, weekly),
         )
 
     async def add_recommendation(

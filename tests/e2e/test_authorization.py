@@ -72,9 +72,9 @@ class Cell:
         return f"{self.caller} {self.does} -> {self.outcome or self.expected}"
 
 
-def _sees_only(*engagements: str) -> Callable[[World, Any], None]:
-    def check(world: World, page: Any) -> None:
-        listed = {item["engagement_id"] for item in page["items"]}
+def _sees_only(*engagements: str) -> Callable[[World, httpx.Response], None]:
+    def check(world: World, answer: httpx.Response) -> None:
+        listed = {item["engagement_id"] for item in answer.json()["items"]}
         wanted = {world.ids[e] for e in engagements}
         others = {world.ids[e] for e in ("engagement_A", "engagement_B")} - wanted
         assert wanted <= listed and not others & listed, listed
@@ -82,11 +82,15 @@ def _sees_only(*engagements: str) -> Callable[[World, Any], None]:
     return check
 
 
-MILESTONE = {"expected_version": STALE, "milestone": "scoping", "recorded_by": "x"}
-CLOSURE = {"expected_version": STALE, "outcome": "withdrawn", "note": "n", "closed_by": "x"}
-ESCALATION = {"expected_version": STALE, "to_tier": "critical_response", "reason": "r", "escalated_by": "x"}
-RECOMMENDATION = {"text": "Adopt a written policy", "proposed_by": "x"}
-CHANGE = {"status": "accepted", "changed_by": "x"}
+def _signs_in(world: World, answer: httpx.Response) -> None:
+    assert answer.headers["location"].startswith(f"{world.urls['intake']}/sign-in"), answer.headers
+
+
+MILESTONE = {"expected_version": STALE, "milestone": "scoping"}
+CLOSURE = {"expected_version": STALE, "outcome": "withdrawn", "note": "n"}
+ESCALATION = {"expected_version": STALE, "to_tier": "critical_response", "reason": "r"}
+RECOMMENDATION = {"text": "Adopt a written policy"}
+CHANGE = {"status": "accepted"}
 ASSIGNMENT = {"tier": "cri_tac", "provider_id": "iacp", "reason": "r"}
 E_A = "/v1/engagements/{engagement_A}"
 ADMITTED = "409: admitted, refused only by the stale version"
@@ -168,7 +172,9 @@ CELLS = [
     Cell("staff", "reads the dashboard figures", "engagements", "GET", "/dashboard/summary", 200),
     Cell("service", "reads the dashboard figures", "engagements", "GET", "/dashboard/summary", 403),
     Cell("provider-A", "reads the dashboard figures", "engagements", "GET", "/dashboard/summary", 403),
-    Cell("nobody", "opens the dashboard", "engagements", "GET", "/dashboard", 401),
+    Cell("nobody", "reads the dashboard figures", "engagements", "GET", "/dashboard/summary", 401),
+    Cell("nobody", "opens the dashboard", "engagements", "GET", "/dashboard", 303, outcome="303: to sign in",
+         check=_signs_in),
     # notify: the delivery log names recipients; staff and other systems
     Cell("staff", "reads the delivery log", "notify", "GET", "/v1/deliveries", 200),
     Cell("service", "reads the delivery log", "notify", "GET", "/v1/deliveries", 200),
@@ -233,7 +239,7 @@ async def test_who_may_call_what(world: World, cell: Cell) -> None:
     if cell.expected == 401:
         assert response.headers["WWW-Authenticate"] == "Bearer"
     if cell.check:
-        cell.check(world, response.json())
+        cell.check(world, response)
 
 
 async def test_a_staff_key_signs_a_browser_in_to_the_dashboard_with_a_cookie_that_opens_page_and_figures(world):
@@ -251,10 +257,30 @@ async def test_a_staff_key_signs_a_browser_in_to_the_dashboard_with_a_cookie_tha
 async def test_only_a_staff_key_signs_in_to_the_dashboard(world, key):
     async with httpx.AsyncClient(base_url=world.urls["engagements"]) as browser:
         refused = await browser.get("/dashboard/sign-in", params={"key": key})
-        page = await browser.get("/dashboard")
+        figures = await browser.get("/dashboard/summary")
     assert refused.status_code in (401, 403)
     assert "set-cookie" not in refused.headers
-    assert page.status_code == 401
+    assert figures.status_code == 401
+
+
+async def test_a_provider_key_records_in_its_own_name_only(world):
+    """What a provider's key records is recorded as that provider; a body cannot name anyone else."""
+    engagement = world.ids["engagement_A"]
+    provider = world.providers["provider-A"]
+    async with httpx.AsyncClient(base_url=world.urls["engagements"], headers=world.headers("provider-A")) as api:
+        as_someone = {"milestone": "scoping", "expected_version": 1, "recorded_by": "staff:a.rivera"}
+        refused = await api.post(f"/v1/engagements/{engagement}/milestones", json=as_someone)
+        recorded = await api.post(
+            f"/v1/engagements/{engagement}/milestones", json={"milestone": "scoping", "expected_version": 1}
+        )
+        timeline = (await api.get(f"/v1/engagements/{engagement}")).json()
+    assert refused.status_code == 422
+    assert recorded.status_code == 200, recorded.text
+    assert timeline["milestones"][-1]["recorded_by"] == f"provider:{provider}"
+    assert (timeline["audit_trail"][-1]["action"], timeline["audit_trail"][-1]["actor"]) == (
+        "milestone",
+        f"provider:{provider}",
+    )
 
 
 @pytest.mark.parametrize("service", ["intake", "routing", "engagements", "notify"])

@@ -16,7 +16,15 @@ from services.engagements.domain.recommendations import RecommendationStatus
 from services.engagements.settings import DEFAULT_DEADLINES
 from services.engagements.store import EngagementRow, MissedDeadline
 from shared.contract.envelope import Envelope
-from shared.contract.events import AgencySummary, ProviderRef, RequestRouted
+from shared.contract.events import (
+    AgencySummary,
+    ProviderRef,
+    RequestNeedsReview,
+    RequestQueued,
+    RequestRouted,
+    RequestSubmitted,
+)
+from shared.contract.requests import EXAMPLE_REQUEST, RequestForAssistance
 from shared.contract.vocabulary import AgencyType, Tier, Urgency
 
 ROUTED_AT = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)  # long past: every first deadline has fallen due
@@ -34,6 +42,19 @@ class MemoryStore:
         self.trail: list[tuple[UUID, str, str, dict, str | None]] = []
         self.pending: dict[UUID, tuple[str, datetime]] = {}
         self.recommendations: dict[UUID, tuple[UUID, str]] = {}  # id -> (engagement id, status)
+        self.requests: dict[UUID, RequestForAssistance] = {}
+        self.queues: dict[UUID, tuple[str, datetime, str]] = {}  # request id -> (queue, since, reason)
+
+    async def remember_request(self, request_id: UUID, submitted_at: datetime, request: RequestForAssistance) -> None:
+        self.requests.setdefault(request_id, request)
+
+    async def set_queue(self, request_id: UUID, queue: str | None, since: datetime | None, reason: str | None):
+        if request_id not in self.requests:
+            return
+        if queue is None:
+            self.queues.pop(request_id, None)
+        else:
+            self.queues[request_id] = (queue, since, reason)
 
     async def has_open_engagement(self, request_id: UUID) -> bool:
         return any(e.request_id == request_id and e.closed_at is None for e in self.engagements.values())
@@ -162,9 +183,10 @@ def store() -> MemoryStore:
     return MemoryStore()
 
 
-def routed(tier: Tier = Tier.CRI_TAC) -> Envelope:
+def routed(tier: Tier = Tier.CRI_TAC, request_id: UUID | None = None, confidential: bool = False) -> Envelope:
     event = RequestRouted(
-        request_id=uuid4(),
+        request_id=request_id or uuid4(),
+        confidential=confidential,
         tier=tier,
         provider=PROVIDER,
         decided_by="policy",
@@ -193,7 +215,7 @@ async def moved(store: MemoryStore, clock: DeadlineClock, engagement: Engagement
             milestone=milestone,
             detail=detail.get(milestone),
             note=None,
-            recorded_by="iacp:a.rivera",
+            actor="iacp:a.rivera",
             expected_version=engagement.version,
         )
     return engagement
@@ -246,7 +268,7 @@ async def test_a_milestone_publishes_reached_status_changed_and_a_snapshot(store
         milestone="scoping",
         detail=None,
         note="call",
-        recorded_by="iacp:a.rivera",
+        actor="iacp:a.rivera",
         expected_version=1,
     )
     assert (updated.status, updated.version) == ("scoping", 2)
@@ -272,7 +294,7 @@ async def test_a_progress_report_keeps_the_status_and_publishes_no_status_change
         milestone="progress_report",
         detail="Q1",
         note=None,
-        recorded_by="assessor",
+        actor="assessor",
         expected_version=engagement.version,
     )
     assert updated.status == "implementation_monitoring"
@@ -291,7 +313,7 @@ async def test_a_refused_milestone_writes_and_publishes_nothing(store, clock):
             milestone="delivery",
             detail=None,
             note=None,
-            recorded_by="iacp:a.rivera",
+            actor="iacp:a.rivera",
             expected_version=1,
         )
     assert store.engagements[engagement.engagement_id] == engagement
@@ -314,9 +336,7 @@ async def test_a_change_that_loses_the_race_after_the_read_is_refused_as_stale(c
 
 async def test_an_unknown_engagement_is_not_found(store, clock):
     with pytest.raises(EngagementNotFound):
-        await commands.close(
-            store, Outbox(), uuid4(), outcome="withdrawn", note="", closed_by="staff", expected_version=1
-        )
+        await commands.close(store, Outbox(), uuid4(), outcome="withdrawn", note="", actor="staff", expected_version=1)
 
 
 # Closing and escalating
@@ -331,7 +351,7 @@ async def test_closing_publishes_status_changed_closed_and_a_snapshot_and_drops_
         engagement.engagement_id,
         outcome="withdrawn",
         note="the agency withdrew",
-        closed_by="staff",
+        actor="staff",
         expected_version=1,
     )
     assert (closed.status, closed.outcome, closed.version) == ("closed", "withdrawn", 2)
@@ -350,7 +370,7 @@ async def test_escalating_closes_as_escalated_and_tells_routing_last_before_the_
         engagement.engagement_id,
         to_tier=Tier.ORGANIZATIONAL_ASSESSMENT,
         reason="systemic",
-        escalated_by="staff:k.ng",
+        actor="staff:k.ng",
         expected_version=1,
     )
     assert outbox.types() == [
@@ -372,7 +392,7 @@ async def test_a_snapshot_shows_the_provider_but_not_its_mailbox(store, clock):
     engagement = await opened(store, clock)
     outbox = Outbox()
     await commands.close(
-        store, outbox, engagement.engagement_id, outcome="declined", note="n", closed_by="s", expected_version=1
+        store, outbox, engagement.engagement_id, outcome="declined", note="n", actor="s", expected_version=1
     )
     snapshot = outbox.data("EngagementSnapshot")
     assert snapshot["provider"] == {"provider_id": "iacp", "name": "IACP", "contact_email": None}
@@ -399,9 +419,9 @@ async def test_a_missed_deadline_flags_the_engagement_overdue_without_a_new_vers
 async def test_a_recommendation_is_proposed_in_findings_and_moved_with_an_audit_entry_each(store, clock):
     engagement = await opened(store, clock, Tier.ORGANIZATIONAL_ASSESSMENT)
     engagement = await moved(store, clock, engagement, "assessment", "findings_and_recommendations")
-    added = await commands.add_recommendation(store, engagement.engagement_id, text="Publish data", proposed_by="a")
+    added = await commands.add_recommendation(store, engagement.engagement_id, text="Publish data", actor="a")
     await commands.change_recommendation(
-        store, engagement.engagement_id, added, status=RecommendationStatus.ACCEPTED, changed_by="chief", note=None
+        store, engagement.engagement_id, added, status=RecommendationStatus.ACCEPTED, actor="chief", note=None
     )
     assert store.recommendations[added] == (engagement.engagement_id, "accepted")
     assert [action for _, _, action, _, _ in store.trail][-2:] == ["recommendation_added", "recommendation_changed"]
@@ -410,7 +430,7 @@ async def test_a_recommendation_is_proposed_in_findings_and_moved_with_an_audit_
 async def test_a_recommendation_outside_an_assessments_findings_or_monitoring_is_refused(store, clock):
     engagement = await opened(store, clock)
     with pytest.raises(InvalidTransition) as refused:
-        await commands.add_recommendation(store, engagement.engagement_id, text="t", proposed_by="a")
+        await commands.add_recommendation(store, engagement.engagement_id, text="t", actor="a")
     assert refused.value.allowed == ["scoping"]
 
 
@@ -418,7 +438,7 @@ async def test_an_unknown_recommendation_is_not_found(store, clock):
     engagement = await opened(store, clock)
     with pytest.raises(RecommendationNotFound):
         await commands.change_recommendation(
-            store, engagement.engagement_id, uuid4(), status=RecommendationStatus.ACCEPTED, changed_by="c", note=None
+            store, engagement.engagement_id, uuid4(), status=RecommendationStatus.ACCEPTED, actor="c", note=None
         )
 
 
@@ -426,8 +446,43 @@ async def test_a_recommendation_moved_by_someone_else_first_is_refused(clock):
     store = MovedFirstStore()
     engagement = await opened(store, clock, Tier.ORGANIZATIONAL_ASSESSMENT)
     engagement = await moved(store, clock, engagement, "assessment", "findings_and_recommendations")
-    added = await commands.add_recommendation(store, engagement.engagement_id, text="t", proposed_by="a")
+    added = await commands.add_recommendation(store, engagement.engagement_id, text="t", actor="a")
     with pytest.raises(InvalidTransition, match="changed status meanwhile"):
         await commands.change_recommendation(
-            store, engagement.engagement_id, added, status=RecommendationStatus.WITHDRAWN, changed_by="c", note=None
+            store, engagement.engagement_id, added, status=RecommendationStatus.WITHDRAWN, actor="c", note=None
         )
+
+
+async def test_a_submitted_request_is_kept_once_and_waits_in_review_or_for_room_until_routed(store, clock):
+    request = RequestForAssistance.model_validate(EXAMPLE_REQUEST)
+    submitted = RequestSubmitted(request_id=uuid4(), submitted_at=ROUTED_AT, channel="http", request=request)
+    await commands.remember_request(store, submitted)
+    await commands.remember_request(store, submitted)  # a redelivery
+    assert store.requests == {submitted.request_id: request}
+
+    review = RequestNeedsReview(
+        request_id=submitted.request_id, reasons=["conflicting", "thin"], policy_version="1", agency=AGENCY
+    )
+    await commands.hold_for_review(store, review, ROUTED_AT)
+    assert store.queues[submitted.request_id] == ("review", ROUTED_AT, "conflicting; thin")
+    later = ROUTED_AT + timedelta(hours=1)
+    queued = RequestQueued(request_id=submitted.request_id, tier=Tier.CRI_TAC, reason="no room", queued_at=later)
+    await commands.hold_for_room(store, queued)
+    assert store.queues[submitted.request_id] == ("waiting", later, "no room")
+
+    envelope = routed(request_id=submitted.request_id, confidential=True)
+    await commands.open_engagement(store, Outbox(), clock, RequestRouted(**envelope.data), cause=envelope)
+    assert store.queues == {}
+    [engagement] = store.engagements.values()
+    assert engagement.confidential  # routing's flag, kept for what the provider may read
+
+
+async def test_every_change_is_recorded_in_the_actors_name(store, clock):
+    engagement = await moved(store, clock, await opened(store, clock), "scoping")
+    await commands.close(
+        store, Outbox(), engagement.engagement_id, outcome="withdrawn", note="n", actor="staff:k.ng", expected_version=2
+    )
+    actors = [(actor, action) for _, actor, action, _, _ in store.trail]
+    assert actors == [("routing", "opened"), ("iacp:a.rivera", "milestone"), ("staff:k.ng", "closed")]
+    closed = store.engagements[engagement.engagement_id]
+    assert closed.milestones[-1]["recorded_by"] == "iacp:a.rivera"

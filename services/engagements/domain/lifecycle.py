@@ -74,6 +74,19 @@ class Outcome(StrEnum):
     DECLINED = "declined"
 
 
+class Detail(StrEnum):
+    """What a milestone must be recorded with, besides a note."""
+
+    ASSISTANCE_KIND = "assistance_kind"  # one of CriticalAssistance: what Critical Response reports count
+    FEEDBACK = "feedback"  # the agency's own words on the training or assistance
+
+
+_DETAILS: dict[tuple[Tier, str], Detail] = {
+    (Tier.CRITICAL_RESPONSE, Milestone.ASSISTANCE_DELIVERED): Detail.ASSISTANCE_KIND,
+    (Tier.CRI_TAC, Milestone.CLOSEOUT): Detail.FEEDBACK,
+}
+
+
 class InvalidTransition(ValueError):
     """A step the rules refuse; `allowed` lists what may be done instead from the same state."""
 
@@ -109,6 +122,11 @@ def allowed_next(tier: Tier, status: str) -> list[str]:
     following = list(stages[_position(tier, status) + 1 :][:1])
     update = _UPDATES.get((tier, status))
     return [update, *following] if update else following
+
+
+def detail_needed(tier: Tier, milestone: str) -> Detail | None:
+    """The detail `record_milestone` requires with `milestone` in `tier`, if any."""
+    return _DETAILS.get((tier, milestone))
 
 
 def record_milestone(tier: Tier, status: str, milestone: str, *, detail: str | None = None) -> str:
@@ -177,10 +195,9 @@ def _refusal(tier: Tier, status: str, milestone: str) -> str:
 
 
 def _detail_problem(tier: Tier, milestone: str, detail: str | None) -> str | None:
-    # The kind of help is what Critical Response reports count; a CRI-TAC closeout is the agency's feedback.
-    kind_missing = detail not in _ASSISTANCE_KINDS
-    if (tier, milestone) == (Tier.CRITICAL_RESPONSE, Milestone.ASSISTANCE_DELIVERED) and kind_missing:
-        return f"assistance_delivered needs the kind of assistance as detail, one of: {', '.join(CriticalAssistance)}"
-    if (tier, milestone) == (Tier.CRI_TAC, Milestone.CLOSEOUT) and not (detail and detail.strip()):
-        return "closeout needs the agency's feedback as detail"
+    needed = detail_needed(tier, milestone)
+    if needed is Detail.ASSISTANCE_KIND and detail not in _ASSISTANCE_KINDS:
+        return f"{milestone} needs the kind of assistance as detail, one of: {', '.join(CriticalAssistance)}"
+    if needed is Detail.FEEDBACK and not (detail and detail.strip()):
+        return f"{milestone} needs the agency's feedback as detail"
     return None

@@ -57,9 +57,14 @@ def propose_recommendation(tier: Tier, status: str) -> RecommendationStatus:
     return RecommendationStatus.PROPOSED
 
 
+def next_statuses(current: RecommendationStatus) -> list[RecommendationStatus]:
+    """Where a recommendation in `current` may go; nothing from a final status."""
+    return list(_MOVES[current])
+
+
 def change_recommendation(current: RecommendationStatus, new: RecommendationStatus) -> RecommendationStatus:
-    allowed = _MOVES[current]
+    allowed = next_statuses(current)
     if new not in allowed:
         final = "" if allowed else f"; {current} is final"
-        raise InvalidTransition(f"a recommendation cannot go from {current} to {new}{final}", list(allowed))
+        raise InvalidTransition(f"a recommendation cannot go from {current} to {new}{final}", allowed)
     return RecommendationStatus(new)
