@@ -194,11 +194,16 @@ def start_services(
     """Start each service as its own process (with `env` added to its environment) and wait until all are ready."""
     log_dir = log_dir or infra.home / "logs"
     ports = {name: free_port() for name in names}
-    # The other services' pages send people to intake to sign in, and ask it who a session is.
-    sign_in = {"CRI_INTAKE_URL": f"http://127.0.0.1:{ports['intake']}"} if "intake" in ports else {}
+    # The other services' pages send people to intake to sign in, and ask it who a session is; intake's "my
+    # requests" page reads an assessment's recommendations from engagements.
+    urls = {
+        f"CRI_{name.upper()}_URL": f"http://127.0.0.1:{ports[name]}"
+        for name in ("intake", "engagements")
+        if name in ports
+    }
     services = {}
     for name, port in ports.items():
-        service_env = {**infra.service_env(name, port), **sign_in, **(env or {})}
+        service_env = {**infra.service_env(name, port), **urls, **(env or {})}
         services[name] = ServiceProcess(name, port, service_env, log_dir / f"{name}.log").start()
     for service in services.values():
         service.wait_ready()
@@ -229,6 +234,8 @@ def run_forever(home: Path) -> None:
         print(f"  smtp sink   127.0.0.1:{infra.smtp_port} (messages in {infra.maildir})")
         for service in services.values():
             print(f"  {service.name:<11} {service.url}  (docs {service.url}/docs, log {service.log_path})")
+        if "intake" in services:
+            print(f"Open {services['intake'].url}/ in a browser: the request form for agencies (sign in at /sign-in).")
         print("Press Ctrl-C to stop.")
         while all(s.process and s.process.poll() is None for s in services.values()):
             time.sleep(0.5)
