@@ -68,7 +68,7 @@ async def page(request: Request) -> Response:
     web = web_of(request)
     async with runtime_of(request).pool.acquire() as conn:
         portfolio = await _portfolio(PostgresStore(conn))
-    return await web.render(request, "dashboard.html", **figures(portfolio, datetime.now(UTC)))
+    return await web.render(request, "dashboard.html", **figures(portfolio, datetime.now(UTC), _triage(request)))
 
 
 @router.get("/dashboard/summary", dependencies=[Staff])
@@ -92,7 +92,7 @@ async def stream(request: Request) -> StreamingResponse:
                 portfolio = await _portfolio(PostgresStore(conn))
             if portfolio != sent:
                 sent, quiet = portfolio, 0
-                html = template.render(**figures(portfolio, datetime.now(UTC)))
+                html = template.render(**figures(portfolio, datetime.now(UTC), _triage(request)))
                 yield "event: figures\n" + "".join(f"data: {line}\n" for line in html.splitlines()) + "\n"
             elif (quiet := quiet + 1) % _KEEPALIVE_EVERY == 0:
                 yield ": keepalive\n\n"
@@ -106,8 +106,13 @@ async def _portfolio(store: PostgresStore) -> Portfolio:
     return await store.portfolio(week_start(today) - timedelta(weeks=_WEEKS - 1))
 
 
-def figures(portfolio: Portfolio, now: datetime) -> dict[str, Any]:
-    """What templates/dashboard_figures.html draws: the portfolio, load bars and the weekly chart."""
+def _triage(request: Request) -> str | None:
+    return runtime_of(request).settings.routing_url  # type: ignore[attr-defined]
+
+
+def figures(portfolio: Portfolio, now: datetime, triage: str | None) -> dict[str, Any]:
+    """What templates/dashboard_figures.html draws: the portfolio, load bars, the weekly chart, and where routing's
+    triage pages are (None: no links to them)."""
     loads = [(p.provider_id, p.name, p.open, p.total) for p in portfolio.providers]
     counted = {week.week: week.n for week in portfolio.weekly}
     return {
@@ -115,4 +120,5 @@ def figures(portfolio: Portfolio, now: datetime) -> dict[str, Any]:
         "bars": load_bars(loads),
         "weekly": weekly_chart(weekly_counts(counted, now.date(), _WEEKS)),
         "now": now,
+        "triage": triage,
     }

@@ -195,10 +195,11 @@ def start_services(
     log_dir = log_dir or infra.home / "logs"
     ports = {name: free_port() for name in names}
     # The other services' pages send people to intake to sign in, and ask it who a session is; intake's "my
-    # requests" page reads an assessment's recommendations from engagements.
+    # requests" page reads an assessment's recommendations from engagements; engagements' dashboard links the
+    # requests waiting for staff to routing's triage pages.
     urls = {
         f"CRI_{name.upper()}_URL": f"http://127.0.0.1:{ports[name]}"
-        for name in ("intake", "engagements")
+        for name in ("intake", "routing", "engagements")
         if name in ports
     }
     services = {}

@@ -1,6 +1,6 @@
 """The engagement's page as each reader sees it (pages.engagement_view through templates/engagement.html, no
 server): the confidentiality rule holds on the page itself, the buttons are the lifecycle's, escalation is
-staff's, and forms carry the version they were shown with."""
+staff's, and forms carry the version they were shown with; the dashboard's figures link where they can."""
 
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
@@ -9,7 +9,8 @@ import pytest
 
 from services.engagements import pages
 from services.engagements.app import HERE
-from services.engagements.store import AuditEntry, EngagementRow
+from services.engagements.dashboard_api import figures
+from services.engagements.store import AuditEntry, EngagementRow, Portfolio, WaitingRequest
 from shared.contract.events import AgencySummary, ProviderRef
 from shared.contract.requests import EXAMPLE_REQUEST, RequestForAssistance
 from shared.contract.vocabulary import Tier
@@ -102,3 +103,26 @@ def test_only_staff_are_offered_escalation(web):
 def test_a_closed_engagement_offers_no_action(web):
     shown = page(web, engagement(Tier.CRI_TAC, "scoping", closed=True), STAFF)
     assert "Next step" not in shown and 'id="close"' not in shown and 'id="escalate"' not in shown
+
+
+def test_the_dashboard_links_waiting_requests_to_routings_triage_only_when_it_knows_where_it_is(web):
+    waiting = WaitingRequest(request_id=uuid4(), agency="Riverton PD", state="OR", since=NOW, reason="thin request")
+    portfolio = Portfolio(
+        total=0,
+        open_total=0,
+        overdue_total=0,
+        by_tier_status=[],
+        providers=[],
+        first_contact=[],
+        overdue=[],
+        latest=[],
+        review_total=1,
+        review=[waiting],
+        waiting_total=0,
+        waiting=[],
+        weekly=[],
+    )
+    template = web.env.get_template("dashboard_figures.html")
+    linked = template.render(**figures(portfolio, NOW, "http://routing.example"))
+    assert f'href="http://routing.example/triage/requests/{waiting.request_id}"' in linked
+    assert "/triage/" not in template.render(**figures(portfolio, NOW, None))
