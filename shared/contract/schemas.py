@@ -24,6 +24,8 @@ from shared.contract.envelope import Envelope
 from shared.contract.events import EVENT_MODELS
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
+# An example envelope of every published event version, for the pages and guides (checked against the schemas).
+EXAMPLES_DIR = Path(__file__).parent / "examples"
 MANIFEST = "PUBLISHED.sha256"
 BACKWARD = "BACKWARD: readers of the new version must read events of the older one"
 FORWARD = "FORWARD: readers of the older version must read events of the new one"
@@ -55,6 +57,11 @@ def digest(text: str) -> str:
 
 def published_schemas(folder: Path = SCHEMA_DIR) -> dict[str, dict[str, Any]]:
     return {path.name: json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))}
+
+
+def example(event_type: str, version: int) -> dict[str, Any]:
+    """The example envelope of one published event version."""
+    return json.loads((EXAMPLES_DIR / f"{event_type}.v{version}.json").read_text())
 
 
 def manifest(folder: Path = SCHEMA_DIR) -> dict[str, str]:

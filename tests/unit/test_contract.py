@@ -6,17 +6,21 @@ import json
 import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
 import pytest
+from jsonschema import Draft202012Validator, FormatChecker
+from markupsafe import escape
 
 from shared.contract import schemas
 from shared.contract.envelope import Envelope
 from shared.contract.events import EVENT_MODELS, NewerVersion, RequestQueued, UnknownEvent, parse_event
 from shared.contract.schemas import (
     BACKWARD,
+    EXAMPLES_DIR,
     FORWARD,
     FULL,
     MANIFEST,
@@ -24,6 +28,7 @@ from shared.contract.schemas import (
     ContractError,
     current_schemas,
     digest,
+    example,
     incompatibilities,
     manifest,
     published_schemas,
@@ -32,6 +37,7 @@ from shared.contract.schemas import (
     write_schemas,
 )
 from shared.contract.topics import CATALOG
+from shared.runtime.contract_page import render_page
 from system.asyncapi import ASYNCAPI_DIR, asyncapi_document
 from system.stack.runner import SERVICES
 
@@ -271,3 +277,41 @@ def test_an_unknown_type_is_refused_by_name():
 def test_every_event_names_a_topic_of_the_catalog():
     names = {spec.name for spec in CATALOG}
     assert {model.topic for model in EVENT_MODELS.values()} <= names
+
+
+# The examples outsiders read (on /asyncapi and in docs/contract.md): one per published version, each valid.
+PUBLISHED_VERSIONS = sorted(name.removesuffix(".json") for name in published_schemas() if name != "Envelope.json")
+
+
+def test_every_published_version_has_an_example_and_every_example_a_published_version():
+    assert sorted(path.stem for path in EXAMPLES_DIR.glob("*.json")) == PUBLISHED_VERSIONS
+
+
+@pytest.mark.parametrize("name", PUBLISHED_VERSIONS)
+def test_an_example_is_valid_against_the_published_schemas_and_read_by_todays_consumers(name):
+    event_type, version = name.rsplit(".v", 1)
+    envelope = example(event_type, int(version))
+    published = published_schemas()
+    Draft202012Validator(published["Envelope.json"], format_checker=FormatChecker()).validate(envelope)
+    Draft202012Validator(published[f"{name}.json"], format_checker=FormatChecker()).validate(envelope["data"])
+    assert (envelope["type"], envelope["version"]) == (event_type, int(version))
+    assert isinstance(parse_event(Envelope.model_validate(envelope)), EVENT_MODELS[event_type])
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_asyncapi_page_shows_each_published_event_with_its_example_and_each_subscription(service):
+    document = asyncapi_document(service)
+    page = render_page(service, document)
+    HTMLParser().feed(page)
+    for name, channel in document["channels"].items():
+        assert f"<code>{channel['address']}</code>" in page
+        event, _, version = name.partition(" v")
+        if version.isdigit():
+            assert f'id="pub-{event}"' in page
+            assert escape(json.dumps(example(event, int(version)), indent=2)) in page
+
+
+def test_the_consumer_guide_names_every_topic_and_event_type():
+    guide = (Path(__file__).parents[2] / "docs" / "contract.md").read_text()
+    assert [spec.name for spec in CATALOG if f"`{spec.name}`" not in guide] == []
+    assert [name for name in EVENT_MODELS if f"`{name}`" not in guide] == []
