@@ -106,8 +106,11 @@ async def confirm(token: str, request: Request) -> Response:
     return await _sent(request, confirmed.request_id, confirmed.email)
 
 
+# Request ids in these paths are read as text and parsed here: a malformed one is a 404 page, not the JSON API's 422.
+
+
 @router.get("/requests/{request_id}/sent")
-async def sent(request_id: UUID, request: Request, person: AgencyPerson) -> Response:
+async def sent(request_id: str, request: Request, person: AgencyPerson) -> Response:
     found = await _agency_request(request, request_id, person)
     return await _sent(request, found.request_id, person.email)
 
@@ -129,7 +132,7 @@ async def my_requests(request: Request, person: AgencyPerson) -> Response:
 
 
 @router.get("/my-requests/{request_id}/withdraw")
-async def withdraw_page(request_id: UUID, request: Request, person: AgencyPerson) -> Response:
+async def withdraw_page(request_id: str, request: Request, person: AgencyPerson) -> Response:
     found = await _agency_request(request, request_id, person)
     refusal = agency_requests.withdrawal_refused(found.status, found.engagement_id)
     if refusal is not None:
@@ -138,14 +141,14 @@ async def withdraw_page(request_id: UUID, request: Request, person: AgencyPerson
 
 
 @router.post("/my-requests/{request_id}/withdraw")
-async def withdraw(request_id: UUID, request: Request, person: AgencyPerson) -> Response:
+async def withdraw(request_id: str, request: Request, person: AgencyPerson) -> Response:
     form = await read_form(request)
     web_of(request).check_form(request, form)
     reason = str(form.get("reason", ""))
     try:
         async with unit_of_work(runtime_of(request).pool) as uow:
             await commands.withdraw_request(
-                PostgresStore(uow.conn), uow, request_id, person, email=person.email, reason=reason.strip() or None
+                PostgresStore(uow.conn), uow, _id(request_id), person, email=person.email, reason=reason.strip() or None
             )
     except ValidationError as exc:
         found = await _agency_request(request, request_id, person)
@@ -201,13 +204,20 @@ async def _link_expired(request: Request) -> Response:
     )
 
 
-async def _agency_request(request: Request, request_id: UUID, person: Person) -> StatusRow:
+async def _agency_request(request: Request, request_id: str, person: Person) -> StatusRow:
     """The request when it is one of the person's agency; 404 otherwise (another agency's is not shown here)."""
     async with runtime_of(request).pool.acquire() as conn:
-        found = await PostgresStore(conn).load_status(request_id)
+        found = await PostgresStore(conn).load_status(_id(request_id))
     if found is None or found.agency_key != person.subject:
         raise _no_such_request()
     return found
+
+
+def _id(text: str) -> UUID:
+    try:
+        return UUID(text)
+    except ValueError:
+        raise _no_such_request() from None
 
 
 def _no_such_request() -> HTTPException:

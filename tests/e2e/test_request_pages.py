@@ -177,7 +177,8 @@ async def test_an_agency_person_follows_sends_and_withdraws_their_agencys_reques
         assert refused.status_code == 409 and "Contact them" in refused.text
 
         others = await browser.get(f"/my-requests/{await _other_agencys_request(intake)}/withdraw")
-        assert others.status_code == 404
+        malformed = await browser.get("/my-requests/not-a-request-number/withdraw")
+        assert others.status_code == malformed.status_code == 404 and "<h1>" in malformed.text
 
     async def left_routing():
         async with httpx.AsyncClient(base_url=routing, headers=STAFF) as api:
