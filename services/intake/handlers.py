@@ -1,5 +1,6 @@
-"""What intake consumes, mapped to its commands: the downstream events it follows move a request's status; records
-of the inbound topic (other systems' submissions, no envelope) are accepted as if posted, or rejected."""
+"""What intake consumes, mapped to its commands: the downstream events it follows move a request's status (a
+routed request also names its provider's mailbox, for the provider's sign-in); records of the inbound topic (other
+systems' submissions, no envelope) are accepted as if posted, or rejected."""
 
 from collections.abc import Sequence
 
@@ -9,8 +10,9 @@ from aiokafka.structs import ConsumerRecord
 from services.intake import SERVICE, commands
 from services.intake.domain.status import FOLLOWED_EVENTS
 from services.intake.settings import IntakeSettings
-from services.intake.store import PostgresStore
+from services.intake.store import PostgresSignIn, PostgresStore
 from shared.contract.envelope import Envelope, EventData
+from shared.contract.events import RequestRouted
 from shared.runtime.consumer import EventHandler, apply_isolating, dead_letter
 from shared.runtime.outbox import UnitOfWork
 
@@ -19,7 +21,14 @@ async def on_followed_event(uow: UnitOfWork, envelope: Envelope, event: EventDat
     await commands.track_status(PostgresStore(uow.conn), envelope, event)
 
 
-STATUS_HANDLERS: dict[type[EventData], EventHandler] = dict.fromkeys(FOLLOWED_EVENTS, on_followed_event)
+async def on_request_routed(uow: UnitOfWork, envelope: Envelope, event: RequestRouted) -> None:
+    await commands.note_routing(PostgresStore(uow.conn), PostgresSignIn(uow.conn), envelope, event)
+
+
+STATUS_HANDLERS: dict[type[EventData], EventHandler] = {
+    **dict.fromkeys(FOLLOWED_EVENTS, on_followed_event),
+    RequestRouted: on_request_routed,
+}
 
 
 class InboundSubmissions:

@@ -189,3 +189,4 @@ def test_the_uswds_assets_are_served(client):
     css = client.get("/static/uswds/css/uswds.min.css")
     assert css.status_code == 200 and "usa-banner" in css.text
     assert client.get("/static/uswds/img/us_flag_small.png").status_code == 200
+    assert "overflow-wrap" in client.get("/static/site/site.css").text

@@ -1,8 +1,11 @@
-"""What a submission is, in pure rules: the agency it comes from, when two bodies are the same, and an inbound
-record parsed into a request or the field errors to answer it with, exactly as the HTTP body is validated."""
+"""What a submission is, in pure rules: the agency it comes from, when two bodies are the same, an inbound
+record parsed into a request or the field errors to answer it with, exactly as the HTTP body is validated, and
+how many requests of the public form may wait for their confirmation."""
 
 import hashlib
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
 
 from pydantic import ValidationError
 
@@ -11,6 +14,21 @@ from shared.contract.requests import Agency, RequestForAssistance
 from shared.contract.validation import error_message
 
 MAX_KEY_CHARS = 200  # the HTTP Idempotency-Key header's bound, applied to the inbound topic's header too
+
+
+@dataclass(frozen=True, slots=True)
+class SubmissionLimits:
+    """Abuse controls of the public form: how long a request waits for its contact to confirm it, and how many
+    may wait per contact address and per client, counted over `window`."""
+
+    ttl: timedelta
+    window: timedelta
+    per_address: int
+    per_client: int
+
+    def exceeded(self, by_address: int, by_client: int) -> bool:
+        """Whether one more waiting request (there are already these many in the window) is one too many."""
+        return by_address >= self.per_address or by_client >= self.per_client
 
 
 def agency_key(agency: Agency) -> str:

@@ -28,6 +28,8 @@ from shared.runtime.web.tokens import new_token
 TEMPLATES = Path(__file__).parent / "templates"
 USWDS = Path(__file__).parent / "static" / "uswds"
 USWDS_URL = "/static/uswds"
+SITE = Path(__file__).parent / "static" / "site"  # our own few styles beside USWDS
+SITE_URL = "/static/site"
 
 # Pages show personal data and carry form tokens: never cached, never framed, no referrer (a sign-in link's
 # token is in its URL), scripts and styles from this site only.
@@ -78,11 +80,12 @@ class Web:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.env.globals.update(uswds=USWDS_URL, sign_in_url=sign_in_url, sign_out_url=sign_out_url)
+        self.env.globals.update(uswds=USWDS_URL, site=SITE_URL, sign_in_url=sign_in_url, sign_out_url=sign_out_url)
 
     def install(self, app: FastAPI) -> None:
         app.state.web = self
         app.mount(USWDS_URL, StaticFiles(directory=USWDS), name="uswds")
+        app.mount(SITE_URL, StaticFiles(directory=SITE), name="site")
         app.add_exception_handler(SignInRequired, self._sign_in_required)
         app.add_exception_handler(StarletteHTTPException, self._http_error)
 
