@@ -4,7 +4,10 @@ than the window."""
 
 import asyncio
 import logging
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
 
 from services.intake.settings import IntakeSettings
 from services.intake.store import PostgresSignIn, PostgresStore
@@ -15,27 +18,32 @@ log = logging.getLogger(__name__)
 
 async def purge_expired_keys_periodically(runtime: ServiceRuntime) -> None:
     settings: IntakeSettings = runtime.settings  # type: ignore[assignment]
-    while True:
-        try:
-            async with runtime.pool.acquire() as conn:
-                store = PostgresStore(conn)
-                purged = await store.purge_expired_keys(settings.idempotency_key_ttl)
-                unconfirmed = await store.purge_expired_pending()
-            if purged or unconfirmed:
-                log.info("purged %d expired idempotency keys, %d expired form requests", purged, unconfirmed)
-        except Exception as exc:  # noqa: BLE001 - a database outage skips a round; the next one catches up
-            log.warning("purging expired idempotency keys failed: %r", exc)
-        await asyncio.sleep(settings.idempotency_purge_interval.total_seconds())
+
+    async def purge(conn: asyncpg.Connection) -> int:
+        store = PostgresStore(conn)
+        return await store.purge_expired_keys(settings.idempotency_key_ttl) + await store.purge_expired_pending()
+
+    await _purging(runtime, "expired idempotency keys and form requests", purge, settings.idempotency_purge_interval)
 
 
 async def purge_ended_sign_in_periodically(runtime: ServiceRuntime) -> None:
     settings: IntakeSettings = runtime.settings  # type: ignore[assignment]
+
+    async def purge(conn: asyncpg.Connection) -> int:
+        return await PostgresSignIn(conn).purge_signin(datetime.now(UTC), settings.signin_limit_window)
+
+    await _purging(runtime, "ended sessions, spent links and old sign-in grants", purge, settings.signin_purge_interval)
+
+
+async def _purging(
+    runtime: ServiceRuntime, what: str, purge: Callable[[asyncpg.Connection], Awaitable[int]], every: timedelta
+) -> None:
     while True:
         try:
             async with runtime.pool.acquire() as conn:
-                purged = await PostgresSignIn(conn).purge_signin(datetime.now(UTC), settings.signin_limit_window)
+                purged = await purge(conn)
             if purged:
-                log.info("purged %d ended sessions, spent links and old sign-in grants", purged)
+                log.info("purged %d %s", purged, what)
         except Exception as exc:  # noqa: BLE001 - a database outage skips a round; the next one catches up
-            log.warning("purging ended sessions and links failed: %r", exc)
-        await asyncio.sleep(settings.signin_purge_interval.total_seconds())
+            log.warning("purging %s failed: %r", what, exc)
+        await asyncio.sleep(every.total_seconds())

@@ -2,6 +2,9 @@
 goes out through intake's outbox, notify and a real SMTP server, and is read back from the Maildir."""
 
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import httpx
 import pytest
@@ -16,6 +19,8 @@ from system.stack.runner import start_services
 from tests.support import SERVICE, SERVICE_KEY, STAFF, eventually, sample_request, unique
 
 pytestmark = pytest.mark.e2e
+
+CRI = str(Path(sys.executable).parent / "cri")  # the installed entry point
 
 HTML = {"Accept": "text/html"}
 _CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
@@ -71,6 +76,10 @@ async def test_an_agency_contact_signs_in_once_with_an_emailed_link(system, infr
         assert sent.status_code == 200 and "Check your email" in sent.text
         link = await emailed_link(infra.maildir, email)
         assert link.startswith(f"{intake}/sign-in/link?token=")
+        printed = subprocess.run(
+            [CRI, "signin-link", email, "--maildir", str(infra.maildir)], capture_output=True, text=True, check=True
+        )
+        assert printed.stdout.strip() == link  # what a person on the embedded stack gets from `cri signin-link`
         signed_in = await use_link(browser, link)
         assert signed_in.status_code == 303 and signed_in.headers["location"] == "/account"
         cookie = signed_in.headers["set-cookie"].lower()

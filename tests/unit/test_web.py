@@ -3,9 +3,9 @@ field errors, the session dependency and error pages, in-process with a fake ses
 
 from typing import Annotated
 
+import httpx
 import pytest
 from fastapi import Depends, FastAPI, Request
-from fastapi.testclient import TestClient
 from pydantic import BaseModel, EmailStr, Field, ValidationError
 
 from shared.runtime.auth import Role
@@ -113,13 +113,14 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded", **HTML}
 
 
 @pytest.fixture
-def client():
-    with TestClient(app_with_pages(), follow_redirects=False) as started:
+async def client():
+    transport = httpx.ASGITransport(app=app_with_pages())
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as started:
         yield started
 
 
-def test_a_page_gives_a_new_browser_an_anonymous_cookie_and_a_token_for_it(client):
-    page = client.get("/form", headers=HTML)
+async def test_a_page_gives_a_new_browser_an_anonymous_cookie_and_a_token_for_it(client):
+    page = await client.get("/form", headers=HTML)
     assert page.status_code == 200
     assert "An official website of the United States government" in page.text
     assert 'href="#main-content"' in page.text and 'id="main-content"' in page.text
@@ -130,26 +131,26 @@ def test_a_page_gives_a_new_browser_an_anonymous_cookie_and_a_token_for_it(clien
         page.headers["cache-control"] == "no-store"
         and "frame-ancestors 'none'" in page.headers["content-security-policy"]
     )
-    sent = client.post("/form", content=f"csrf_token={csrf_token(cookie)}&topic=a&topic=b", headers=FORM)
+    sent = await client.post("/form", content=f"csrf_token={csrf_token(cookie)}&topic=a&topic=b", headers=FORM)
     assert sent.status_code == 200
     assert sent.json()["fields"][1:] == [["topic", "a"], ["topic", "b"]]
 
 
-def test_a_form_without_its_token_is_refused_with_a_page(client):
-    client.get("/form", headers=HTML)
+async def test_a_form_without_its_token_is_refused_with_a_page(client):
+    await client.get("/form", headers=HTML)
     for body in ("name=x", f"csrf_token={csrf_token(new_token())}"):
-        refused = client.post("/form", content=body, headers=FORM)
+        refused = await client.post("/form", content=body, headers=FORM)
         assert refused.status_code == 403
         assert "text/html" in refused.headers["content-type"]
         assert "This form has expired or was not sent from this site" in refused.text
 
 
-def test_a_signed_in_form_is_bound_to_the_session(client):
+async def test_a_signed_in_form_is_bound_to_the_session(client):
     client.cookies.set(COOKIE, "good")
-    page = client.get("/form", headers=HTML)
+    page = await client.get("/form", headers=HTML)
     assert ANONYMOUS_COOKIE not in page.cookies
     assert "Signed in as" in page.text and "Sign out" in page.text
-    assert client.post("/form", content=f"csrf_token={csrf_token('good')}", headers=FORM).status_code == 200
+    assert (await client.post("/form", content=f"csrf_token={csrf_token('good')}", headers=FORM)).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -160,33 +161,33 @@ def test_a_signed_in_form_is_bound_to_the_session(client):
         (FORM, b"x=\xff\xfe", 422, "could not be read"),
     ],
 )
-def test_a_malformed_or_oversized_form_gets_a_page_not_a_500(client, headers, body, status, says):
-    answer = client.post("/form", content=body, headers=headers)
+async def test_a_malformed_or_oversized_form_gets_a_page_not_a_500(client, headers, body, status, says):
+    answer = await client.post("/form", content=body, headers=headers)
     assert answer.status_code == status
     assert "text/html" in answer.headers["content-type"] and says in answer.text
 
 
-def test_errors_are_pages_for_browsers_and_json_for_machines(client):
-    page = client.get("/nowhere", headers=HTML)
+async def test_errors_are_pages_for_browsers_and_json_for_machines(client):
+    page = await client.get("/nowhere", headers=HTML)
     assert page.status_code == 404 and "Page not found" in page.text
-    machine = client.get("/nowhere")
+    machine = await client.get("/nowhere")
     assert machine.status_code == 404 and machine.json() == {"detail": "Not Found"}
 
 
-def test_signed_in_sends_strangers_to_sign_in_and_refuses_other_roles(client):
-    stranger = client.get("/staff-only?x=1", headers=HTML)
+async def test_signed_in_sends_strangers_to_sign_in_and_refuses_other_roles(client):
+    stranger = await client.get("/staff-only?x=1", headers=HTML)
     assert stranger.status_code == 303
     assert stranger.headers["location"] == "/sign-in?next=/staff-only%3Fx%3D1"
     client.cookies.set(COOKIE, "good")
-    assert client.get("/staff-only", headers=HTML).json() == {"email": STAFF.email}
-    refused = client.get("/agency-only", headers=HTML)
+    assert (await client.get("/staff-only", headers=HTML)).json() == {"email": STAFF.email}
+    refused = await client.get("/agency-only", headers=HTML)
     assert refused.status_code == 403 and "not open to the staff role" in refused.text
     client.cookies.set(COOKIE, "expired")
-    assert client.get("/staff-only", headers=HTML).status_code == 303
+    assert (await client.get("/staff-only", headers=HTML)).status_code == 303
 
 
-def test_the_uswds_assets_are_served(client):
-    css = client.get("/static/uswds/css/uswds.min.css")
+async def test_the_uswds_assets_are_served(client):
+    css = await client.get("/static/uswds/css/uswds.min.css")
     assert css.status_code == 200 and "usa-banner" in css.text
-    assert client.get("/static/uswds/img/us_flag_small.png").status_code == 200
-    assert "overflow-wrap" in client.get("/static/site/site.css").text
+    assert (await client.get("/static/uswds/img/us_flag_small.png")).status_code == 200
+    assert "overflow-wrap" in (await client.get("/static/site/site.css")).text
