@@ -1,6 +1,7 @@
 """The web foundation every page uses (shared/runtime/web): tokens, form tokens, form reading within limits,
 field errors, the session dependency and error pages, in-process with a fake session lookup."""
 
+import json
 from typing import Annotated
 
 import httpx
@@ -12,19 +13,21 @@ from shared.runtime.auth import Role
 from shared.runtime.web.csrf import ANONYMOUS_COOKIE, csrf_token, csrf_valid
 from shared.runtime.web.forms import field_errors, read_form
 from shared.runtime.web.pages import Web, local_path, web_of
-from shared.runtime.web.session import COOKIE, Person, signed_in
+from shared.runtime.web.session import COOKIE, IntakeSessions, Person, signed_in
 from shared.runtime.web.tokens import new_token, token_digest
 
 STAFF = Person(role=Role.STAFF, subject="a.rivera@cops.example.gov", email="a.rivera@cops.example.gov", name="A")
 
 
 class FakeSessions:
-    """Sessions by token, as intake's store would answer them."""
+    """Sessions by token, as intake's store would answer them; the token "down" finds the store away."""
 
     def __init__(self, **people: Person) -> None:
         self.people = people
 
     async def __call__(self, token: str) -> Person | None:
+        if token == "down":
+            raise ConnectionRefusedError("the sessions are away")
         return self.people.get(token)
 
 
@@ -191,3 +194,47 @@ async def test_the_uswds_assets_are_served(client):
     assert css.status_code == 200 and "usa-banner" in css.text
     assert (await client.get("/static/uswds/img/us_flag_small.png")).status_code == 200
     assert "overflow-wrap" in (await client.get("/static/site/site.css")).text
+
+
+async def test_sessions_that_cannot_be_read_give_a_page_that_says_so_not_a_500(client):
+    client.cookies.set(COOKIE, "down")
+    for path in ("/staff-only", "/form"):
+        page = await client.get(path, headers=HTML)
+        assert page.status_code == 503 and page.headers["retry-after"] == "5"
+        assert "We cannot check who you are right now" in page.text and "Sign in" in page.text
+
+
+def intake_answering(answer: httpx.Response, asked: list[str]) -> httpx.AsyncClient:
+    """A client whose intake is a function (httpx's own fake transport): it records the tokens asked."""
+
+    def introspect(request: httpx.Request) -> httpx.Response:
+        asked.append(json.loads(request.content)["token"])
+        assert request.headers["authorization"] == "Bearer service-key-123456"
+        return answer
+
+    return httpx.AsyncClient(transport=httpx.MockTransport(introspect), base_url="http://intake")
+
+
+async def test_other_services_ask_intake_once_per_token_for_a_few_seconds():
+    asked: list[str] = []
+    sessions = IntakeSessions(
+        intake_answering(httpx.Response(200, json=STAFF.model_dump()), asked), "service-key-123456"
+    )
+    assert await sessions("t1") == STAFF and await sessions("t1") == STAFF
+    assert asked == ["t1"]
+    expired = IntakeSessions(
+        intake_answering(httpx.Response(200, json=STAFF.model_dump()), asked), "service-key-123456", ttl_s=0
+    )
+    await expired("t2")
+    await expired("t2")
+    assert asked == ["t1", "t2", "t2"]
+
+
+async def test_no_session_is_none_but_a_refused_key_or_an_error_raises():
+    asked: list[str] = []
+    no_session = IntakeSessions(intake_answering(httpx.Response(401), asked), "service-key-123456")
+    assert await no_session("t") is None
+    refused = httpx.Response(401, headers={"WWW-Authenticate": "Bearer"})
+    for answer in (refused, httpx.Response(500)):
+        with pytest.raises(httpx.HTTPStatusError):
+            await IntakeSessions(intake_answering(answer, asked), "service-key-123456")("t")

@@ -6,6 +6,7 @@ Routes take `person: Annotated[Person, Depends(signed_in(Role.STAFF))]`: someone
 sign-in page, someone in another role gets the 403 page.
 """
 
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
@@ -15,6 +16,8 @@ from fastapi import HTTPException, Request, Response, status
 from pydantic import EmailStr, Field
 
 from shared.runtime.auth import Principal, Role
+
+log = logging.getLogger(__name__)
 
 COOKIE = "cri_session"
 
@@ -40,11 +43,20 @@ def session_token(request: Request) -> str | None:
 
 
 async def current_person(request: Request) -> Person | None:
-    """The signed-in person, or None; looked up once per request."""
+    """The signed-in person, or None; looked up once per request. When the sessions cannot be read (intake or
+    its database away), a 503 page that says to try again: never a 500, and never a silent sign-out."""
     if not hasattr(request.state, "person"):
         token = session_token(request)
         lookup: SessionLookup = request.app.state.web.sessions
-        request.state.person = await lookup(token) if token else None
+        try:
+            request.state.person = await lookup(token) if token else None
+        except Exception as exc:  # noqa: BLE001 - whatever the lookup's I/O raised, the person sees the same page
+            log.warning("the session could not be looked up: %r", exc)
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                "We cannot check who you are right now. Try again in a moment.",
+                headers={"Retry-After": "5"},
+            ) from exc
     return request.state.person
 
 
