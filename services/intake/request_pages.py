@@ -3,7 +3,7 @@ request sent by its emailed link, "my requests" with each request's timeline and
 recommendations, and withdrawing a request. Thin: read the form, call a command in a unit of work, render its
 answer or the refusal's page. Sign-in has its own module (`sign_in`)."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -74,7 +74,7 @@ async def send_request(request: Request) -> Response:
         ) from None
     if at_once:
         return RedirectResponse(f"/requests/{accepted.request_id}/sent", status.HTTP_303_SEE_OTHER)
-    hours = round((expires_at - datetime.now(expires_at.tzinfo)).total_seconds() / 3600)
+    hours = _hours(expires_at - datetime.now(expires_at.tzinfo))
     return await web.render(request, "request_pending.html", email=checked.contact.email, hours=hours)
 
 
@@ -199,7 +199,7 @@ async def _link_expired(request: Request) -> Response:
         "error.html",
         status_code=status.HTTP_410_GONE,
         title="This link has expired",
-        message=f"A link to send a request works for {_settings(request).pending_submission_ttl.days * 24} hours. "
+        message=f"A link to send a request works for {_hours(_settings(request).pending_submission_ttl)} hours. "
         "Fill in the form again to send your request: we email you a new link.",
     )
 
@@ -250,6 +250,10 @@ def _request_view(row: StatusRow, recommendations: dict[UUID, Any]) -> dict[str,
         "recommendations_unavailable": row.engagement_id in recommendations and found is None,
         "withdrawable": agency_requests.withdrawal_refused(row.status, row.engagement_id) is None,
     }
+
+
+def _hours(duration: timedelta) -> int:
+    return max(1, round(duration.total_seconds() / 3600))
 
 
 def _day(at: datetime) -> str:

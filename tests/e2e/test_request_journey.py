@@ -1,6 +1,7 @@
 """The whole path of an agency person in a real Chromium, as a person would walk it: open the request form, send it
 with mistakes, fix them, confirm by the emailed link, sign in by an emailed link, see the request routed and its
-engagement opened in "my requests", sign out. Every page is screenshot at desktop width and at 375 px
+engagement opened in "my requests", send another request signed in and withdraw it, meet an expired link, sign
+out. Every page is screenshot at desktop width and at 375 px
 (artifacts/journey-*.png) and checked by axe-core: no serious or critical violation anywhere."""
 
 import pytest
@@ -76,7 +77,44 @@ async def test_an_agency_person_asks_for_help_confirms_signs_in_follows_the_requ
     assert request_id in text and "Matched to Training and technical assistance (CRI-TAC), with" in text
     found += browser.audit("journey-07-my-requests")
 
+    # Signed in, another request of the same agency goes at once; too thin to route, it waits for staff, and the
+    # agency withdraws it.
+    browser.open(f"{intake}/")
+    browser.fill(
+        {
+            "agency.name": agency,
+            "agency.type-4": "on",
+            "agency.state": "OH",
+            "agency.sworn_officers": "9",
+            "agency.population_served": "12500",
+            "contact.name": "Sam Ortiz",
+            "contact.title": "Chief of Police",
+            "contact.email": email,
+            "contact.phone": "+1 614-555-0199",
+            "assistance.description": "Advice on something we cannot name yet.",
+        }
+    )
+    browser.click("#request-form button[type=submit]")
+    assert "Request sent" in browser.text()
+    thin = browser.text("#request-id")
+
+    async def with_staff() -> bool:
+        browser.open(f"{intake}/my-requests")
+        return f"/my-requests/{thin}/withdraw" in browser.evaluate("document.body.innerHTML")
+
+    await eventually(with_staff, what="the thin request to wait for staff, withdrawable")
+    browser.click(f"a[href='/my-requests/{thin}/withdraw']")
+    found += browser.audit("journey-08-withdraw")
+    browser.fill({"reason": "We found help from the state academy."})
+    browser.click("main form button[type=submit]")
+    assert f"You withdrew the request {thin}" in browser.text()
+    found += browser.audit("journey-09-withdrawn")
+
+    browser.open(f"{intake}/requests/confirm/{'x' * 43}")
+    assert "This link has expired" in browser.text()
+    found += browser.audit("journey-10-expired-link")
+
     browser.click("header form button[type=submit]")  # sign out
     assert "Signed in as" not in browser.text("body")
-    found += browser.audit("journey-08-signed-out")
+    found += browser.audit("journey-11-signed-out")
     assert found == []
