@@ -1,14 +1,26 @@
+import json
 from datetime import timedelta
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BeforeValidator, Field, SecretStr
+from pydantic_settings import NoDecode
 
 from services.intake.domain.signin import Limit, SignInLimits, normalized
 from services.intake.domain.submissions import SubmissionLimits
 from shared.runtime.auth import DEV_SERVICE_KEY
 from shared.runtime.settings import ServiceSettings
 
-# For the embedded stack and tests: an address nobody can own (.example is reserved). Deployments set theirs.
-DEV_STAFF_EMAILS = {"staff@cri-exchange.example": "Program staff (development)"}
+
+def parse_staff_emails(value: Any) -> dict[str, str]:
+    """`CRI_STAFF_EMAILS`: JSON {"<address>": "<name>"}, or empty for nobody; addresses compared in lower case."""
+    if isinstance(value, str | bytes):
+        try:
+            value = json.loads(value) if value.strip() else {}
+        except ValueError as exc:
+            raise ValueError(f"CRI_STAFF_EMAILS is not valid JSON ({exc})") from None
+    if not isinstance(value, dict) or not all(isinstance(name, str) for name in value.values()):
+        raise ValueError('CRI_STAFF_EMAILS must be a JSON object: {"<address>": "<name>"}')
+    return {normalized(email): name for email, name in value.items()}
 
 
 class IntakeSettings(ServiceSettings):
@@ -26,9 +38,10 @@ class IntakeSettings(ServiceSettings):
         default="",
         description="Where people reach intake's pages, for the links in emails; empty: http://<http_host>:<http_port>.",
     )
-    staff_emails: dict[str, str] = Field(
-        default_factory=lambda: dict(DEV_STAFF_EMAILS),
-        description='Program staff who sign in, JSON {"<address>": "<name>"}.',
+    # NoDecode: parse_staff_emails reads the JSON itself, so an empty value (compose's unset) means nobody.
+    staff_emails: Annotated[dict[str, str], NoDecode, BeforeValidator(parse_staff_emails)] = Field(
+        default_factory=dict,
+        description='Program staff who sign in, JSON {"<address>": "<name>"}; the embedded stack sets one.',
     )
     signin_link_ttl: timedelta = Field(default=timedelta(minutes=15), gt=timedelta(0), description="A link's life.")
     session_ttl: timedelta = Field(default=timedelta(hours=12), gt=timedelta(0), description="A session's life.")
@@ -38,11 +51,6 @@ class IntakeSettings(ServiceSettings):
     signin_purge_interval: timedelta = Field(
         default=timedelta(minutes=10), gt=timedelta(0), description="How often ended sessions and links are deleted."
     )
-
-    @field_validator("staff_emails")
-    @classmethod
-    def _compared_in_lower_case(cls, staff: dict[str, str]) -> dict[str, str]:
-        return {normalized(email): name for email, name in staff.items()}
 
     @property
     def link_base(self) -> str:

@@ -33,6 +33,9 @@ def service_command(name: str) -> list[str]:
 
 
 KAFKA_VERSION = os.environ.get("CRI_KAFKA_VERSION", "4.4.0")
+# Program staff who can sign in on the embedded stack: an address nobody can own (.example is reserved), whose
+# links land in the stack's Maildir like every email (`cri signin-link staff@cri-exchange.example`).
+DEV_STAFF_EMAILS = {"staff@cri-exchange.example": "Program staff (development)"}
 DATABASE = "cri"
 
 
@@ -118,6 +121,8 @@ class Infrastructure:
 
     def service_env(self, service: str, http_port: int) -> dict[str, str]:
         return {
+            # A staff address for trying the pages (docs/security.md); the caller's own CRI_STAFF_EMAILS wins.
+            "CRI_STAFF_EMAILS": json.dumps(DEV_STAFF_EMAILS),
             **os.environ,
             "CRI_DATABASE_URL": self.database_url,
             "CRI_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,

@@ -2,6 +2,8 @@
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from services.intake.domain.signin import (
     AgencyContact,
     Limit,
@@ -12,6 +14,7 @@ from services.intake.domain.signin import (
     verdict,
     who_is,
 )
+from services.intake.settings import parse_staff_emails
 from shared.runtime.auth import Role
 
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
@@ -67,3 +70,13 @@ def test_waits_are_told_in_whole_minutes_rounded_up():
     assert in_words(timedelta(seconds=5)) == "1 minute"
     assert in_words(timedelta(minutes=1, seconds=1)) == "2 minutes"
     assert in_words(timedelta(minutes=15)) == "15 minutes"
+
+
+def test_staff_addresses_come_from_json_and_none_is_nobody():
+    assert parse_staff_emails('{"A.Rivera@COPS.example.gov": "A. Rivera"}') == {
+        "a.rivera@cops.example.gov": "A. Rivera"
+    }
+    assert parse_staff_emails("") == {} and parse_staff_emails("  ") == {}
+    for bad in ("[1]", '{"a@b.gov": 3}', "{bad"):
+        with pytest.raises(ValueError, match="CRI_STAFF_EMAILS"):
+            parse_staff_emails(bad)
