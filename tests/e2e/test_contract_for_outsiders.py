@@ -88,3 +88,9 @@ async def test_the_example_consumer_rebuilds_the_portfolio_from_the_state_topic(
             assert rebuilt["version"] == served["version"]
     assert portfolio["engagements"] == len(portfolio["by_engagement"]) >= len(ours)
     assert sum(sum(statuses.values()) for statuses in portfolio["by_tier"].values()) == portfolio["engagements"]
+
+
+def test_the_asyncapi_page_reads_well_at_any_width(system, browser):
+    browser.open(f"{system['engagements'].url}/asyncapi")
+    assert "EngagementSnapshot" in browser.text()
+    assert browser.audit("asyncapi-engagements") == []
