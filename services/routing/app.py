@@ -37,8 +37,5 @@ def create_app(settings: RoutingSettings | None = None) -> FastAPI:
     )
     app.state.policy = policy
     app.include_router(api.router)
-    web = intake_web([Path(__file__).parent / "templates"], settings)
-    web.install(app)
-    pages.install(web)
-    app.include_router(pages.router)
+    pages.install(app, intake_web([Path(__file__).parent / "templates"], settings))
     return app

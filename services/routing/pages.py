@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response, status
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
@@ -44,8 +44,11 @@ _NO_ROOM = (
 )
 
 
-def install(web: Web) -> None:
-    """The words the triage templates use."""
+def install(app: FastAPI, web: Web) -> None:
+    """Serve the staff pages on `app` with `web` (its layout, session lookup and error pages), and give the
+    templates their words."""
+    web.install(app)
+    app.include_router(router)
     web.env.filters.update(
         words=triage.words,
         rule=triage.rule_in_words,
