@@ -1,6 +1,7 @@
 """The routing policy as data (`data/policy.yaml` explains each setting): what each tier's rule looks for, which
-tier wins when several apply, which pairs go to staff, and how providers are scored. Validated as a whole, so
-a policy that loads is one the decision can use. Pure, except `load_policy`, which reads the file at start."""
+tier wins when several apply, which pairs go to staff, what the agency's words and history may do, and how
+providers are chosen and scored. Validated as a whole, so a policy that loads is one the decision can use. Pure,
+except `load_policy`, which reads the file (and the lexicon it names) at start."""
 
 from pathlib import Path
 from typing import Annotated, Literal, Self
@@ -8,6 +9,7 @@ from typing import Annotated, Literal, Self
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from services.routing.domain import Strict
+from services.routing.domain.lexicon import Lexicon, LexiconError, load_lexicon
 from shared.contract.vocabulary import CriticalAssistance, SystemicIssue, Tier
 from shared.runtime.datafiles import DataFileError, load_model
 
@@ -72,6 +74,51 @@ class Rules(Strict):
         return precedence
 
 
+class TextSignals(Strict):
+    """What the agency wrote (`lexicon.py`): the lexicon file beside the policy, and which tiers its words may
+    raise to staff when the agency asked nothing of them."""
+
+    lexicon_file: Annotated[str, StringConstraints(pattern=r"^[\w.-]+$")] = Field(description="Beside the policy.")
+    lexicon_version: str = Field(description="The lexicon's version this policy was written with.")
+    review_unasked: list[Tier]
+
+
+HistoryAction = Literal["note", "review"]
+
+
+class RepeatCriticalResponse(Strict):
+    within_days: int = Field(gt=0)
+    action: HistoryAction
+
+
+class OpenAssessment(Strict):
+    action: HistoryAction
+
+
+class RecentEscalation(Strict):
+    within_days: int = Field(gt=0)
+    action: HistoryAction
+
+
+class AgencyHistoryRules(Strict):
+    """What the agency's earlier requests and engagements mean for a new one (`history.py`): `note` records the
+    fact in the decision, `review` sends the request to staff with it."""
+
+    repeat_critical_response: RepeatCriticalResponse
+    open_assessment: OpenAssessment
+    recent_escalation: RecentEscalation
+
+
+class ProviderChoice(Strict):
+    """Who may take a request of a tier (`scoring.py`)."""
+
+    generalists_allowed: list[Tier] = Field(
+        description="Tiers where a provider with no expertise in any requested topic is a candidate too; in the "
+        "others the request waits for a specialist."
+    )
+    max_wait_days: int = Field(gt=0, description="A request waiting this long for a place goes to staff.")
+
+
 class Weights(Strict):
     """The weight of each term of a provider's score (`scoring.py`)."""
 
@@ -86,7 +133,11 @@ class Policy(Strict):
     version: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
     agency_profiles: ProfileThresholds
     rules: Rules
+    text_signals: TextSignals
+    agency_history: AgencyHistoryRules
+    provider_choice: ProviderChoice
     scoring: dict[Tier, Weights]
+    lexicon: Lexicon | None = Field(default=None, description="Read by `load_policy` from `text_signals`.")
 
     @field_validator("scoring")
     @classmethod
@@ -98,4 +149,16 @@ class Policy(Strict):
 
 
 def load_policy(path: Path) -> Policy:
-    return load_model(path, Policy, PolicyError)
+    """The policy file and the lexicon it names (beside it); refused when the lexicon is not the version the
+    policy was written with, so a decision's policy version always says which words it was read with."""
+    policy = load_model(path, Policy, PolicyError)
+    try:
+        lexicon = load_lexicon(path.parent / policy.text_signals.lexicon_file)
+    except LexiconError as exc:
+        raise PolicyError(str(exc)) from None
+    if lexicon.version != policy.text_signals.lexicon_version:
+        raise PolicyError(
+            f"{path}: text_signals.lexicon_version: {policy.text_signals.lexicon_version!r}, but "
+            f"{policy.text_signals.lexicon_file} is version {lexicon.version!r}: bump the policy with the lexicon"
+        )
+    return policy.model_copy(update={"lexicon": lexicon})

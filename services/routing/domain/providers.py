@@ -2,7 +2,7 @@
 load as routing counts it. Pure, except `load_providers`, which reads the file at start."""
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Self
 
@@ -80,7 +80,8 @@ class ProviderLoad:
 
     record: ProviderRecord
     active: int  # engagements open now
-    assigned_total: int  # engagements ever assigned, so ties go to whoever has had fewer
+    assigned_total: int  # engagements ever assigned
+    last_assigned_at: datetime | None = None  # when it was last given a request: ties go to the longest without
 
     def __post_init__(self) -> None:
         if self.active < 0 or self.assigned_total < 0:

@@ -1,11 +1,12 @@
-"""Which provider of a tier: each partner of the day scored by the tier's weights, then ranked."""
+"""Which provider of a tier: the partners of the day who may take the request (specialists in its topics, unless
+the policy opens the tier to generalists), scored by the tier's weights, then ranked."""
 
 from collections.abc import Sequence
 from datetime import date
 
 from services.routing.domain.policy import Policy, Weights
 from services.routing.domain.profiles import AgencyProfile, agency_profiles
-from services.routing.domain.providers import ProviderLoad
+from services.routing.domain.providers import ProviderLoad, ProviderRecord
 from shared.contract.events import ProviderScore
 from shared.contract.requests import RequestForAssistance
 from shared.contract.vocabulary import Tier, TopicArea
@@ -36,24 +37,51 @@ def score(load: ProviderLoad, topics: set[TopicArea], profiles: set[AgencyProfil
     )
 
 
+def partners(tier: Tier, providers: Sequence[ProviderLoad], today: date) -> list[ProviderLoad]:
+    """The tier's providers that are partners of the program on `today`."""
+    return [load for load in providers if load.record.tier == tier and load.record.active_on(today)]
+
+
+def specialists(
+    request: RequestForAssistance, tier: Tier, loads: Sequence[ProviderLoad], policy: Policy
+) -> list[ProviderLoad]:
+    """Who of `loads` may take the request: those with expertise in at least one topic it asks for, unless the
+    policy opens the tier to generalists or the request asks for no topic."""
+    topics = set(request.assistance.topic_areas)
+    if tier in policy.provider_choice.generalists_allowed or not topics:
+        return list(loads)
+    return [load for load in loads if topics & set(load.record.expertise)]
+
+
 def ranked(
-    request: RequestForAssistance, tier: Tier, providers: Sequence[ProviderLoad], policy: Policy, today: date
+    request: RequestForAssistance, tier: Tier, loads: Sequence[ProviderLoad], policy: Policy
 ) -> list[tuple[ProviderScore, ProviderLoad]]:
-    """The tier's providers active today, best first: room, score, then fewest active, fewest assigned, id."""
+    """`loads` scored by the tier's weights, best first: room, score, then fewest active, then the one assigned
+    least recently (never assigned first: fair over time), fewest ever assigned, id."""
     topics = set(request.assistance.topic_areas)
     profiles = agency_profiles(request.agency, policy)
-    scored = [
-        (score(load, topics, profiles, policy.scoring[tier]), load)
-        for load in providers
-        if load.record.tier == tier and load.record.active_on(today)
-    ]
+    scored = [(score(load, topics, profiles, policy.scoring[tier]), load) for load in loads]
     return sorted(
         scored,
         key=lambda pair: (
             not pair[0].has_room,
             -pair[0].score,
             pair[1].active,
+            pair[1].last_assigned_at.timestamp() if pair[1].last_assigned_at else float("-inf"),
             pair[1].assigned_total,
             pair[1].record.provider_id,
         ),
     )
+
+
+def uncovered_topics(policy: Policy, providers: Sequence[ProviderRecord], today: date) -> dict[Tier, list[TopicArea]]:
+    """Per tier that takes specialists only, the catalog topics no partner of the day covers: a request asking
+    only for those goes to staff. Warned about when the policy is loaded."""
+    uncovered = {}
+    for tier in Tier:
+        if tier in policy.provider_choice.generalists_allowed:
+            continue
+        covered = {topic for r in providers if r.tier == tier and r.active_on(today) for topic in r.expertise}
+        if missing := [topic for topic in TopicArea if topic not in covered]:
+            uncovered[tier] = missing
+    return uncovered
