@@ -17,7 +17,7 @@ from markupsafe import escape
 
 from shared.contract import schemas
 from shared.contract.envelope import Envelope
-from shared.contract.events import EVENT_MODELS, NewerVersion, RequestQueued, UnknownEvent, parse_event
+from shared.contract.events import EVENT_MODELS, NewerVersion, RequestQueued, RequestRouted, UnknownEvent, parse_event
 from shared.contract.schemas import (
     BACKWARD,
     EXAMPLES_DIR,
@@ -315,3 +315,13 @@ def test_the_consumer_guide_names_every_topic_and_event_type():
     guide = (Path(__file__).parents[2] / "docs" / "contract.md").read_text()
     assert [spec.name for spec in CATALOG if f"`{spec.name}`" not in guide] == []
     assert [name for name in EVENT_MODELS if f"`{name}`" not in guide] == []
+
+
+def test_todays_consumers_read_routed_v1_through_its_upcaster():
+    stored = Envelope.model_validate(example("RequestRouted", 1))
+    stored = stored.model_copy(
+        update={"data": {**stored.data, "rules_fired": ["critical_response.recent_event", "precedence.cri_tac"]}}
+    )
+    event = parse_event(stored)
+    assert type(event) is RequestRouted and event.event_version == 2
+    assert (event.candidate_tiers, event.providers_scored) == (["cri_tac", "critical_response"], [])
