@@ -10,7 +10,8 @@ api.py        the staff HTTP API: an override command, the decision history and 
 pages.py      the staff pages: triage queue, a request with its decision record and assignment form, registry
 templates/    their Jinja2 templates (over shared/runtime/web's layout and form macros)
 store.py      SQL, returning typed rows
-replay.py     the what-if command line (`python -m services.routing.replay`)
+workers.py    the background sweep: requests waiting for a place beyond the policy's maximum go to staff
+replay.py     the what-if command line and policy report (`python -m services.routing.replay`)
 """
 
 SERVICE = "routing"

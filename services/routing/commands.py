@@ -12,10 +12,11 @@ import asyncpg
 
 from services.routing import SERVICE, store
 from services.routing.domain.decision import Decision, assign_in_tier, decide
+from services.routing.domain.history import agency_key
 from services.routing.domain.override import staff_decision
 from services.routing.domain.policy import Policy
 from services.routing.domain.providers import ProviderLoad, ProviderRecord
-from services.routing.domain.queue import leaves_on_withdrawal, queue_priority
+from services.routing.domain.queue import leaves_on_withdrawal, queue_priority, waited_too_long
 from services.routing.domain.what_if import Report, replay
 from services.routing.store import RequestRow
 from shared.contract.envelope import Envelope
@@ -34,6 +35,8 @@ from shared.contract.vocabulary import Tier
 from shared.runtime.outbox import UnitOfWork
 
 log = logging.getLogger(__name__)
+
+QUEUE_LOOKAHEAD = 50  # waiting requests of a tier weighed when a place frees (SKIP LOCKED, in queue order)
 
 
 class UnknownRequest(LookupError):
@@ -56,34 +59,49 @@ async def seed_registry(conn: asyncpg.Connection, providers: list[ProviderRecord
 async def route_submitted(uow: UnitOfWork, cause: Envelope, event: RequestSubmitted, policy: Policy) -> None:
     """A new request is remembered once and decided by the policy; a redelivered one decides nothing."""
     row = RequestRow(event.request_id, cause.correlation_id, event.request)
-    if await store.record_request(uow.conn, row, event.submitted_at, queue_priority(event.request)):
+    key = agency_key(event.request.agency)
+    if await store.record_request(uow.conn, row, event.submitted_at, queue_priority(event.request), key):
         loads = await store.lock_loads(uow.conn)
-        await _apply(uow, row, decide(row.request, loads, policy, _today()), cause)
+        history = await store.agency_history(uow.conn, key, row.request_id)
+        await _apply(uow, row, decide(row.request, loads, policy, _today(), history), cause, loads=loads)
 
 
 async def hold_place(uow: UnitOfWork, event: EngagementOpened) -> None:
-    """The engagement holds the place its request reserved, until it closes."""
-    await store.hold_place(uow.conn, event.engagement_id, event.request_id, event.provider.provider_id)
+    """The engagement holds the place its request reserved, until it closes; its agency's history gains it."""
+    await store.hold_place(
+        uow.conn, event.engagement_id, event.request_id, event.provider.provider_id, event.tier, event.opened_at
+    )
 
 
 async def free_place(uow: UnitOfWork, cause: Envelope, event: EngagementClosed, policy: Policy) -> None:
-    """An engagement closed: its place is freed once, and the longest-waiting request of its tier (within
-    priority) is decided again."""
-    provider_id = await store.free_place(uow.conn, event.engagement_id)
+    """An engagement closed: its place is freed once (its agency's history keeps how it closed), and the
+    longest-waiting request of its tier (within priority) that the freed room lets a provider take is decided
+    again; one waiting for a specialist who is still full waits on."""
+    provider_id = await store.free_place(uow.conn, event.engagement_id, event.closed_at, event.outcome)
     if provider_id is None:
         return
     await store.release_place(uow.conn, provider_id)
-    for row in await store.queued_requests(uow.conn, event.tier, limit=1):
-        loads = await store.lock_loads(uow.conn)
+    loads = await store.lock_loads(uow.conn)
+    for row in await store.queued_requests(uow.conn, event.tier, limit=QUEUE_LOOKAHEAD):
         decision = assign_in_tier(row.request, event.tier, loads, policy, _today(), ["queue.place_freed"])
-        await _apply(uow, row, decision, cause)
+        if decision.outcome != "queued":
+            await _apply(uow, row, decision, cause, loads=loads)
+            return
+
+
+async def review_long_waits(uow: UnitOfWork, policy: Policy) -> int:
+    """Requests that waited for a place longer than the policy's maximum go to staff; answers how many."""
+    rows = await store.queued_since_before(uow.conn, policy.provider_choice.max_wait_days)
+    for row in rows:
+        await _apply(uow, row, waited_too_long(row.tier, policy), None)
+    return len(rows)
 
 
 async def escalate(uow: UnitOfWork, cause: Envelope, event: EngagementEscalated, policy: Policy) -> None:
     """The engagement moved along the continuum: the same request gets a provider of the new tier, on staff's
     word. Its old engagement keeps its place until it closes."""
     loads, row = await _locked(uow, event.request_id)
-    await store.mark_escalated(uow.conn, row.request_id, event.engagement_id)
+    await store.mark_escalated(uow.conn, row.request_id, event.engagement_id, event.to_tier, event.escalated_at)
     rule = f"escalation.{event.from_tier}_to_{event.to_tier}"
     decision = assign_in_tier(row.request, event.to_tier, loads, policy, _today(), [rule])
     escalated = replace(row, escalated_from=event.engagement_id)
@@ -163,10 +181,11 @@ async def _apply(
     decided_by: str = "policy",
     reason: str | None = None,
     staff_member: str | None = None,
+    loads: list[ProviderLoad] | None = None,
 ) -> None:
     """Record a decision and announce it: the request's place moves from `held` (the provider whose place this
-    decision gives up) to the routed provider, the decision joins the history, and its event is published under
-    the request's correlation id."""
+    decision gives up) to the routed provider, the decision joins the history (with the `loads` the policy
+    decided against), and its event is published under the request's correlation id."""
     placed = decision.provider.provider_id if decision.provider else None
     if placed != held:
         if held is not None:
@@ -174,7 +193,7 @@ async def _apply(
         if placed is not None:
             await store.reserve_place(uow.conn, placed)
     await store.record_decision(
-        uow.conn, row.request_id, decision, decided_by=decided_by, reason=reason, staff_member=staff_member
+        uow.conn, row.request_id, decision, decided_by=decided_by, reason=reason, staff_member=staff_member, loads=loads
     )
     event = _announcement(row, decision, decided_by=decided_by, reason=reason)
     uow.publish(Envelope.wrap(event, source=SERVICE, correlation_id=row.correlation_id, causation=cause))

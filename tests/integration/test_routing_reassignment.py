@@ -3,9 +3,7 @@ shows exactly what a decision would publish): an override moves the request's pl
 decisions; an escalation gives the request a provider of the new tier while its old engagement keeps its place; a
 withdrawal takes a waiting request out of routing and leaves a routed one (and its place) alone."""
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -14,33 +12,17 @@ import pytest
 from services.routing import store
 from services.routing.commands import EngagementStarted, UnknownRequest, reassign, withdraw
 from services.routing.domain.policy import load_policy
-from services.routing.domain.providers import load_providers
 from services.routing.handlers import make_handlers
-from services.routing.settings import POLICY_FILE, PROVIDERS_FILE
+from services.routing.settings import POLICY_FILE
 from shared.contract.envelope import Envelope
 from shared.contract.events import AgencySummary, EngagementEscalated, RequestSubmitted, RequestWithdrawn
 from shared.contract.requests import RequestForAssistance
 from shared.contract.vocabulary import Tier
 from shared.runtime.consumer import RejectEvent
-from shared.runtime.db import create_pool, migrate
 from shared.runtime.outbox import unit_of_work
 from tests.support import sample_request
 
 POLICY = load_policy(POLICY_FILE)
-MIGRATIONS = Path(__file__).parents[2] / "services" / "routing" / "migrations"
-
-
-@pytest.fixture(scope="module")
-async def routing_pool(infra) -> AsyncIterator[asyncpg.Pool]:
-    schema = f"routing_it_{uuid4().hex[:8]}"
-    await migrate(infra.database_url, schema, MIGRATIONS)
-    pool = await create_pool(infra.database_url, schema, 4)
-    async with pool.acquire() as conn:
-        await store.seed_providers(conn, load_providers(PROVIDERS_FILE))
-    yield pool
-    async with pool.acquire() as conn:
-        await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-    await pool.close()
 
 
 async def routed_request(pool: asyncpg.Pool, body: dict | None = None) -> UUID:
@@ -107,7 +89,7 @@ async def test_a_request_with_an_engagement_is_not_reassigned_and_nothing_change
     request_id = await routed_request(routing_pool)
     provider_id = await routing_pool.fetchval("SELECT provider_id FROM requests WHERE request_id = $1", request_id)
     async with routing_pool.acquire() as conn:
-        await store.hold_place(conn, uuid4(), request_id, provider_id)
+        await store.hold_place(conn, uuid4(), request_id, provider_id, Tier.CRI_TAC, datetime.now(UTC))
     other = "noble" if provider_id != "noble" else "ntoa"
     load = await active(routing_pool, other)
 
@@ -143,7 +125,7 @@ async def test_an_escalated_request_gets_a_provider_of_the_new_tier_by_staff_and
     by_policy = await routing_pool.fetchval("SELECT provider_id FROM requests WHERE request_id = $1", request_id)
     engagement_id = uuid4()
     async with routing_pool.acquire() as conn:
-        await store.hold_place(conn, engagement_id, request_id, by_policy)
+        await store.hold_place(conn, engagement_id, request_id, by_policy, Tier.CRI_TAC, datetime.now(UTC))
     critical = "national-policing-institute"
     before = {p: await active(routing_pool, p) for p in (by_policy, critical)}
 
