@@ -29,7 +29,7 @@ from services.intake.domain.signin import (
 )
 from services.intake.domain.status import StatusChange, status_change
 from services.intake.domain.submissions import SubmissionLimits, agency_key, fingerprint, parse_submission
-from services.intake.store import KeyUse, LinkRow, PendingRow, SessionRow, StatusRow, Waiting
+from services.intake.store import HeldSubmission, KeyUse, LinkRow, PendingRow, SessionRow, StatusRow, Waiting
 from shared.contract.envelope import Envelope, EventData
 from shared.contract.events import (
     FieldError,
@@ -64,17 +64,7 @@ class Store(Protocol):
 
     async def waiting_since(self, since: datetime, *, email: str, client: str) -> Waiting: ...
 
-    async def hold_pending(
-        self,
-        pending_id: UUID,
-        token_sha256: bytes,
-        request: RequestForAssistance,
-        *,
-        email: str,
-        client: str,
-        created_at: datetime,
-        expires_at: datetime,
-    ) -> None: ...
+    async def hold_pending(self, held: HeldSubmission) -> None: ...
 
     async def pending(self, token_sha256: bytes, *, lock: bool = False) -> PendingRow | None: ...
 
@@ -254,7 +244,7 @@ async def hold_submission(
         raise TooManySubmissions(email)
     pending_id, token, expires_at = uuid4(), new_token(), now + limits.ttl
     await store.hold_pending(
-        pending_id, token_digest(token), request, email=email, client=client, created_at=now, expires_at=expires_at
+        HeldSubmission(pending_id, token_digest(token), request, email, client, created_at=now, expires_at=expires_at)
     )
     link = SubmissionConfirmationRequested(
         link_id=pending_id,

@@ -61,6 +61,20 @@ class Waiting:
 
 
 @dataclass(frozen=True, slots=True)
+class HeldSubmission:
+    """A request of the public form to keep until its contact confirms it: the digest of its link's token, and the
+    contact address (lower case) and client it counts against."""
+
+    pending_id: UUID
+    token_sha256: bytes
+    request: RequestForAssistance
+    email: str
+    client: str
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class PendingRow:
     """A request of the public form waiting for its contact to confirm it (`request_id` once confirmed)."""
 
@@ -185,27 +199,17 @@ class PostgresStore:
         )
         return Waiting(row["by_address"], row["by_client"])
 
-    async def hold_pending(
-        self,
-        pending_id: UUID,
-        token_sha256: bytes,
-        request: RequestForAssistance,
-        *,
-        email: str,
-        client: str,
-        created_at: datetime,
-        expires_at: datetime,
-    ) -> None:
+    async def hold_pending(self, held: HeldSubmission) -> None:
         await self._conn.execute(
             "INSERT INTO pending_submissions (pending_id, token_sha256, body, email, client, created_at, expires_at)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            pending_id,
-            token_sha256,
-            request.model_dump(mode="json"),
-            email,
-            client,
-            created_at,
-            expires_at,
+            held.pending_id,
+            held.token_sha256,
+            held.request.model_dump(mode="json"),
+            held.email,
+            held.client,
+            held.created_at,
+            held.expires_at,
         )
 
     async def pending(self, token_sha256: bytes, *, lock: bool = False) -> PendingRow | None:

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from services.intake import commands
 from services.intake.domain.status import StatusChange
 from services.intake.domain.submissions import SubmissionLimits, agency_key
-from services.intake.store import PendingRow, StatusRow, Waiting
+from services.intake.store import HeldSubmission, PendingRow, StatusRow, Waiting
 from shared.contract.events import RequestSubmitted, RequestWithdrawn, SubmissionConfirmationRequested
 from shared.contract.requests import RequestForAssistance
 from shared.runtime.auth import Principal, Role
@@ -35,8 +35,9 @@ class FormStore(MemoryStore):
         recent = [(e, c) for _, e, c, at in self.held.values() if at > since]
         return Waiting(sum(e == email for e, _ in recent), sum(c == client for _, c in recent))
 
-    async def hold_pending(self, pending_id, token_sha256, request, *, email, client, created_at, expires_at) -> None:
-        self.held[token_sha256] = (PendingRow(pending_id, request, expires_at, None), email, client, created_at)
+    async def hold_pending(self, held: HeldSubmission) -> None:
+        row = PendingRow(held.pending_id, held.request, held.expires_at, None)
+        self.held[held.token_sha256] = (row, held.email, held.client, held.created_at)
 
     async def pending(self, token_sha256: bytes, *, lock: bool = False) -> PendingRow | None:
         return self.held[token_sha256][0] if token_sha256 in self.held else None
