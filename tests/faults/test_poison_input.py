@@ -51,7 +51,7 @@ def poisons(event_type: str) -> dict[str, tuple[bytes, str]]:
 # Who must dead-letter a poison of each type: every consumer of the topic reads malformed bytes and non-envelopes;
 # a well-formed envelope only concerns the consumers that act on its type (the others skip it).
 CASES = [
-    (topics.REQUESTS.name, "RequestSubmitted", {"routing", "notify"}),
+    (topics.REQUESTS.name, "RequestSubmitted", {"routing", "engagements", "notify"}),
     (topics.REQUESTS.name, "RequestRouted", {"intake", "engagements", "notify"}),
     (topics.ENGAGEMENTS.name, "EngagementOpened", {"intake", "routing", "notify"}),
 ]
