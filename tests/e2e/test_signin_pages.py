@@ -26,6 +26,7 @@ async def test_a_person_signs_in_and_out_in_a_browser(system, infra, browser):
 
     await asyncio.to_thread(browser.open, f"{intake}/sign-in")
     assert "Sign in to CRI Exchange" in await asyncio.to_thread(page, "form")
+    assert "Sign in" not in await asyncio.to_thread(browser.text, "header.usa-header")  # no button to this page
 
     await asyncio.to_thread(browser.fill, {"email": "jlee at springfield"})
     await asyncio.to_thread(browser.click, "form.usa-form button[type=submit]")
