@@ -94,9 +94,12 @@ def unpublishable(folder: Path = SCHEMA_DIR) -> list[str]:
         if file_name in hashes:
             if digest(schema_text(schema)) != hashes[file_name]:
                 breaks = "; ".join(map(str, incompatibilities(published[file_name], schema)))
+                remedy = "publish the change as a new version (raise the model's event_version)"
+                if not _VERSIONED.match(file_name):
+                    remedy = "every consumer reads it as it is"
                 problems.append(
-                    f"{file_name} is published and never changes: publish the change as a new version (raise the "
-                    f"model's event_version)" + (f"; even then it breaks: {breaks}" if breaks else "")
+                    f"{file_name} is published and never changes: {remedy}"
+                    + (f"; even then it breaks: {breaks}" if breaks else "")
                 )
             continue
         match = _VERSIONED.match(file_name)

@@ -328,3 +328,10 @@ def test_todays_consumers_read_routed_v1_through_its_upcaster():
     event = parse_event(stored)
     assert type(event) is RequestRouted and event.event_version == 2
     assert (event.candidate_tiers, event.providers_scored) == (["cri_tac", "critical_response"], [])
+
+
+def test_exporting_refuses_to_change_the_envelope(published_copy, monkeypatch):
+    changed = {**Envelope.model_json_schema(), "title": "Wrapper"}
+    monkeypatch.setattr(schemas, "current_schemas", lambda: {"Envelope.json": changed})
+    with pytest.raises(ContractError, match="Envelope.json is published and never changes: every consumer reads it"):
+        write_schemas(published_copy)
