@@ -1,13 +1,16 @@
-"""What-if replay: how a candidate policy would have decided the requests already routed, before it is put in force.
+"""What-if replay and policy report: a candidate policy over the requests already decided, before it is in force.
 
     python -m services.routing.replay --policy candidate.yaml [--baseline policy.yaml] [--database-url URL] [--json]
 
 Reads routing.requests and each request's latest policy decision, decides every request again under the
-candidate policy (the registry and loads as they are now; each request on the day it was submitted, so the
-recent-incident window means what it meant then) and reports the decisions that would change. Loads move on
-after a decision, so a provider may differ even under an unchanged policy: each change says whether the candidate
-causes it (`policy`) or the policy in force, the baseline, would decide so today too (`loads`). Read-only: it runs
-in a read-only transaction and publishes nothing. Exit status: 0 report printed, 2 unusable policy file.
+candidate policy and under the baseline (the policy in force), each as it was decided: on the day it was
+submitted (so the recent-incident window means what it meant then), against the providers' loads recorded with
+its decision (today's for decisions made before loads were recorded) and with its agency's history as it stood
+then. Prints each policy's shares side by side (per tier, per provider, review rate, queue rate), then the
+decisions that would change, counted by kind, tier, provider and rule; each change says whether the candidate
+causes it (`policy`) or the baseline would decide so too (`loads`). A policy file with no lexicon beside it reads
+the service's. Topics no provider covers are warned about on stderr. Read-only: it runs in a read-only
+transaction and publishes nothing. Exit status: 0 report printed, 2 unusable policy file.
 
 This module is the command line only: the use case is `commands.what_if`, the comparison `domain/what_if.py`.
 """
@@ -17,10 +20,13 @@ import asyncio
 import json
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 from services.routing import SERVICE, commands
 from services.routing.domain.policy import Policy, PolicyError, load_policy
+from services.routing.domain.providers import load_providers
+from services.routing.domain.scoring import uncovered_topics
 from services.routing.domain.what_if import Report
 from services.routing.settings import RoutingSettings
 from shared.runtime.db import connect
@@ -43,11 +49,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = RoutingSettings()
     try:
-        policy = load_policy(args.policy)
-        baseline = load_policy(args.baseline or settings.policy_file)
+        policy = load_policy(args.policy, settings.policy_file.parent)
+        baseline = load_policy(args.baseline or settings.policy_file, settings.policy_file.parent)
     except PolicyError as exc:
         print(f"invalid policy: {exc}", file=sys.stderr)
         return 2
+    for tier, missing in uncovered_topics(policy, load_providers(settings.providers_file), date.today()).items():
+        print(f"warning: policy {policy.version}: no {tier} provider covers {', '.join(missing)}", file=sys.stderr)
     report = asyncio.run(_what_if(args.database_url or settings.database_url, policy, baseline))
     print(json.dumps(report.as_json(), indent=2) if args.json else report.as_text())
     return 0

@@ -79,7 +79,7 @@ async def test_a_cri_tac_request_is_routed_to_a_cri_tac_provider_with_the_rules_
     assert (decision["outcome"], decision["tier"], decision["decided_by"]) == ("routed", "cri_tac", "policy")
     assert decision["rules_fired"] == ["cri_tac.topic_areas"]
     assert decision["provider_id"] == decision["candidates"][0]["provider_id"]
-    assert decision["policy_version"] == "2026.1"
+    assert decision["policy_version"] == "2026.2"
 
 
 @pytest.mark.parametrize("overrides", [THIN, CONFLICTING], ids=["thin", "conflicting"])

@@ -306,7 +306,16 @@ def test_the_report_counts_changes_by_tier_provider_and_rule_and_gives_each_poli
     report = replay(decided, IDLE, POLICY, old)
     assert report.by_tier() == {"cri_tac -> needs_review": 2, "organizational_assessment -> needs_review": 1}
     assert report.by_provider() == {"mcca -> -": 1, "oa-provider -> -": 1, f"{decided[2].decided.provider_id} -> -": 1}
-    assert report.by_rule() == {"+choice.no_specialist": 1}  # the others fire the same rules, read otherwise
+    assert report.by_rule() == {  # the same rules fire on the two read otherwise: their words now go to staff
+        "+choice.no_specialist": 1,
+        "cri_tac.topic_areas": 2,
+        "organizational_assessment.systemic_issues": 1,
+        "text.after_action_review": 1,
+        "text.department_assessment": 1,
+        "text.in_custody_death": 1,
+        "text.officer_involved_shooting": 1,
+        "text.protests": 1,
+    }
     assert report.caused_by_policy() == 3
     assert report.baseline.as_json() == {
         "decided": 4,

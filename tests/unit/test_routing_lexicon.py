@@ -187,8 +187,15 @@ def test_a_lexicon_of_another_version_than_the_policy_names_is_refused(tmp_path:
     (tmp_path / "policy.yaml").write_text(POLICY_FILE.read_text())
     lexicon = (POLICY_FILE.parent / "lexicon.yaml").read_text()
     (tmp_path / "lexicon.yaml").write_text(lexicon.replace(f'version: "{LEXICON.version}"', 'version: "next"'))
-    with pytest.raises(PolicyError, match="text_signals.lexicon_version: .* lexicon.yaml is version 'next'"):
+    with pytest.raises(PolicyError, match="text_signals.lexicon_version: .*lexicon.yaml is version 'next'"):
         load_policy(tmp_path / "policy.yaml")
+
+
+def test_a_policy_written_elsewhere_reads_the_lexicon_beside_it_else_the_services(tmp_path: Path) -> None:
+    (tmp_path / "candidate.yaml").write_text(POLICY_FILE.read_text())
+    with pytest.raises(PolicyError, match="lexicon.yaml: cannot read"):
+        load_policy(tmp_path / "candidate.yaml")
+    assert load_policy(tmp_path / "candidate.yaml", POLICY_FILE.parent).lexicon == LEXICON
 
 
 @pytest.mark.parametrize(

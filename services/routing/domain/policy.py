@@ -148,17 +148,21 @@ class Policy(Strict):
         return scoring
 
 
-def load_policy(path: Path) -> Policy:
-    """The policy file and the lexicon it names (beside it); refused when the lexicon is not the version the
-    policy was written with, so a decision's policy version always says which words it was read with."""
+def load_policy(path: Path, lexicons: Path | None = None) -> Policy:
+    """The policy file and the lexicon it names: beside it, else in `lexicons` (where a policy written elsewhere,
+    such as a what-if candidate, finds the service's); refused when the lexicon is not the version the policy was
+    written with, so a decision's policy version always says which words it was read with."""
     policy = load_model(path, Policy, PolicyError)
+    lexicon_path = path.parent / policy.text_signals.lexicon_file
+    if lexicons is not None and not lexicon_path.exists():
+        lexicon_path = lexicons / policy.text_signals.lexicon_file
     try:
-        lexicon = load_lexicon(path.parent / policy.text_signals.lexicon_file)
+        lexicon = load_lexicon(lexicon_path)
     except LexiconError as exc:
         raise PolicyError(str(exc)) from None
     if lexicon.version != policy.text_signals.lexicon_version:
         raise PolicyError(
             f"{path}: text_signals.lexicon_version: {policy.text_signals.lexicon_version!r}, but "
-            f"{policy.text_signals.lexicon_file} is version {lexicon.version!r}: bump the policy with the lexicon"
+            f"{lexicon_path} is version {lexicon.version!r}: bump the policy with the lexicon"
         )
     return policy.model_copy(update={"lexicon": lexicon})

@@ -90,8 +90,8 @@ class Change:
     before: Outcome
     after: Outcome
     cause: Literal["policy", "loads"]
-    rules_gained: tuple[str, ...] = ()  # rule ids the candidate fires that the decision did not
-    rules_lost: tuple[str, ...] = ()
+    rules_after: tuple[str, ...] = ()  # the rule ids the candidate fires
+    rules_before: tuple[str, ...] = ()  # the rule ids the decision fired
 
 
 def _counts(keys: list[str]) -> dict[str, int]:
@@ -130,10 +130,12 @@ class Report:
         )
 
     def by_rule(self) -> dict[str, int]:
-        """Rules the changed decisions fire under the candidate and did not (`+rule`), or no longer fire (`-rule`)."""
+        """The rules the changed decisions fire under the candidate (`+rule`: the decision did not fire it; a rule
+        both fire is one the candidate reads otherwise, as a text signal now sending to staff), and those they no
+        longer fire (`-rule`)."""
         return _counts(
-            [f"+{r}" for c in self.changes for r in c.rules_gained]
-            + [f"-{r}" for c in self.changes for r in c.rules_lost]
+            [r if r in c.rules_before else f"+{r}" for c in self.changes for r in c.rules_after]
+            + [f"-{r}" for c in self.changes for r in c.rules_before if r not in c.rules_after]
         )
 
     def caused_by_policy(self) -> int:
@@ -158,8 +160,8 @@ class Report:
                     "before": c.before._asdict(),
                     "after": c.after._asdict(),
                     "cause": c.cause,
-                    "rules_gained": list(c.rules_gained),
-                    "rules_lost": list(c.rules_lost),
+                    "rules_before": list(c.rules_before),
+                    "rules_after": list(c.rules_after),
                 }
                 for c in self.changes
             ],
@@ -215,13 +217,10 @@ def replay(past: Sequence[PastRequest], loads: Sequence[ProviderLoad], policy: P
         afters.append(after)
         befores.append(before)
         if after != item.decided:
-            fired, was = {rule_id(r) for r in decision.rules_fired}, {rule_id(r) for r in item.rules}
+            fired = tuple(dict.fromkeys(rule_id(r) for r in decision.rules_fired))
+            was = tuple(dict.fromkeys(rule_id(r) for r in item.rules))
             cause: Literal["policy", "loads"] = "loads" if after == before else "policy"
-            changes.append(
-                Change(
-                    item.request_id, item.decided, after, cause, tuple(sorted(fired - was)), tuple(sorted(was - fired))
-                )
-            )
+            changes.append(Change(item.request_id, item.decided, after, cause, fired, was))
     return Report(
         policy.version,
         baseline.version,
