@@ -87,9 +87,12 @@ def test_durations_read_as_people_say_them(seconds, said):
     assert duration(seconds) == said
 
 
-def test_an_audit_entry_reads_in_words_without_ids():
-    assert audit_detail({"tier": "cri_tac", "provider": "iacp"}) == "tier CRI-TAC, provider iacp"
-    assert audit_detail({"recommendation_id": "x", "from": "proposed", "to": "in_progress"}) == (
+def test_an_audit_entry_reads_in_words_in_its_own_order_without_ids():
+    assert audit_detail({"provider": "iacp", "tier": "cri_tac"}) == "tier CRI-TAC, provider iacp"
+    assert audit_detail({"to": "in_progress", "recommendation_id": "x", "from": "proposed"}) == (
         "from proposed, to in progress"
     )
-    assert audit_detail({"milestone": "first_contact", "detail": None}) == "milestone first contact"
+    assert audit_detail({"detail": "after_action_review", "milestone": "assistance_delivered"}) == (
+        "assistance delivered, detail after action review"
+    )
+    assert audit_detail({"milestone": "first_contact", "detail": None}) == "first contact"

@@ -22,12 +22,21 @@ def words(code: str) -> str:
     return _WORDS.get(code) or code.replace("_", " ").capitalize()
 
 
+# The order an audit entry's detail reads in (PostgreSQL's jsonb keeps its keys in an order of its own).
+_DETAIL_ORDER = ("milestone", "detail", "outcome", "from_tier", "to_tier", "from", "to", "tier", "provider")
+
+
 def audit_detail(detail: dict[str, object]) -> str:
-    """An audit entry's detail in words: "tier CRI-TAC, provider iacp"; ids are left to the page's links."""
+    """An audit entry's detail in words: "tier CRI-TAC, provider iacp", "first contact"; ids are left out (the
+    page shows what they name)."""
+    shown = sorted(
+        ((key, value) for key, value in detail.items() if value is not None and key in _DETAIL_ORDER),
+        key=lambda item: _DETAIL_ORDER.index(item[0]),
+    )
     return ", ".join(
-        f"{key.replace('_', ' ')} {_WORDS.get(value) or str(value).replace('_', ' ')}"
-        for key, value in detail.items()
-        if value is not None and key != "recommendation_id"
+        ("" if key == "milestone" else f"{key.replace('_', ' ')} ")
+        + (_WORDS.get(value) or str(value).replace("_", " "))
+        for key, value in shown
     )
 
 

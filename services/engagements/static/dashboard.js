@@ -4,14 +4,10 @@
 (() => {
   const figures = document.getElementById("figures");
   const connection = document.getElementById("connection");
-  const updated = document.getElementById("updated");
   const source = new EventSource(figures.dataset.stream);
   source.addEventListener("figures", (event) => {
     figures.innerHTML = event.data;
     connection.textContent = "live";
-    const now = new Date();
-    updated.dateTime = now.toISOString();
-    updated.textContent = now.toLocaleString();
   });
   source.addEventListener("error", () => { connection.textContent = "reconnecting"; });
 })();
