@@ -5,7 +5,7 @@ refusals as pages (nothing chosen, a full provider, a stale page), and the 403 p
 
 import re
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from uuid import UUID, uuid4
@@ -31,6 +31,7 @@ from shared.runtime.outbox import unit_of_work
 from shared.runtime.web.csrf import csrf_token
 from shared.runtime.web.pages import Web
 from shared.runtime.web.session import COOKIE, Person
+from tests.e2e.test_routing_staff import CONFLICTING
 from tests.support import sample_request
 
 POLICY = load_policy(POLICY_FILE)
@@ -41,20 +42,6 @@ PEOPLE = {
     "staff": Person(role=Role.STAFF, subject="a.rivera@cops.example.gov", email="a.rivera@cops.example.gov", name="A"),
     "agency": Person(role=Role.AGENCY, subject="ori:IL0990001", email="chief@agency.example.gov", name="Chief"),
     "provider": Person(role=Role.PROVIDER, subject="iacp", email="cri-tac@iacp.example.org", name="IACP"),
-}
-CONFLICTING = {
-    "incident": {
-        "summary": "Officer-involved shooting downtown.",
-        "occurred_on": (date.today() - timedelta(days=10)).isoformat(),
-        "high_profile": True,
-        "assistance": ["after_action_review"],
-    },
-    "systemic_concerns": {
-        "issues": ["community_trust"],
-        "description": "Complaints about stops have grown for years.",
-        "long_term_assistance_wanted": True,
-        "commitment_to_implement": True,
-    },
 }
 
 
