@@ -6,17 +6,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-from faststream.specification import AsyncAPI
-
+from shared.runtime.contract_page import asyncapi_document as service_document
 from system.stack.runner import SERVICES
 
 ASYNCAPI_DIR = Path(__file__).parents[1] / "docs" / "asyncapi"
 
 
 def asyncapi_document(service: str) -> dict[str, Any]:
+    """The document the service serves at /asyncapi.json."""
     app = importlib.import_module(f"services.{service}.app").create_app()
-    spec = AsyncAPI(app.state.runtime.broker, title=f"CRI Exchange {service}", version="1.0.0")
-    return json.loads(spec.to_specification().to_json())
+    return service_document(app.state.runtime.broker, service)
 
 
 def write_asyncapi(folder: Path = ASYNCAPI_DIR) -> list[Path]:

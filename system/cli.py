@@ -85,6 +85,23 @@ def submit(
                 console.print(f"{answer.status_code} {base}{answer.json()['status_url']}")
 
 
+@app.command("signin-link")
+def signin_link(
+    email: Annotated[str, typer.Argument(help="The address a sign-in link was asked for.")],
+    maildir: Annotated[Path | None, typer.Option(help="The SMTP sink's Maildir (default: `cri up`'s).")] = None,
+) -> None:
+    """Print the latest sign-in link emailed to EMAIL in the embedded stack (its SMTP sink keeps every message)."""
+    from system.mail import latest_sign_in_link
+    from system.ops import running_stack
+
+    folder = maildir or Path(running_stack().get("maildir", ".cri/mail"))
+    link = latest_sign_in_link(folder, email)
+    if link is None:
+        typer.echo(f"no sign-in link for {email} in {folder}", err=True)
+        raise typer.Exit(1)
+    typer.echo(link)
+
+
 @app.command()
 def topics(bootstrap: Bootstrap = None) -> None:
     """The topic catalog, and each consumer group's lag per partition (as the ops principal)."""
@@ -156,7 +173,9 @@ def replay(
     topic: Annotated[str, typer.Argument(help="Topic to replay.")],
     service: Annotated[str, typer.Argument(help="Service to replay it into (its group is cri-<service>).")],
     offset: Annotated[int | None, typer.Option(help="Replay from this offset in every partition.")] = None,
-    since: Annotated[datetime | None, typer.Option(help="Replay from the first event at or after this time.")] = None,
+    since: Annotated[
+        datetime | None, typer.Option(help="Replay from the first event at or after this time (UTC).")
+    ] = None,
     bootstrap: Bootstrap = None,
 ) -> None:
     """Rewind a stopped service's consumer group so it reads `topic` again; already-applied events are skipped
@@ -232,12 +251,18 @@ def setup() -> None:
 
 @app.command("export-schemas")
 def export_schemas() -> None:
-    """Write the published contract: the JSON Schema of the envelope and of every event version
-    (shared/contract/schemas/) and each service's AsyncAPI document (docs/asyncapi/)."""
-    from shared.contract.schemas import write_schemas
+    """Publish the contract: the JSON Schema of every event version not yet published (shared/contract/schemas/,
+    hashes in PUBLISHED.sha256; a published version is never rewritten, and a new one must be FULL compatible with
+    the published ones) and each service's AsyncAPI document (docs/asyncapi/)."""
+    from shared.contract.schemas import ContractError, write_schemas
     from system.asyncapi import write_asyncapi
 
-    for path in [*write_schemas(), *write_asyncapi()]:
+    try:
+        written = write_schemas()
+    except ContractError as exc:
+        typer.echo(f"refused, nothing written:\n{exc}", err=True)
+        raise typer.Exit(1) from exc
+    for path in [*written, *write_asyncapi()]:
         typer.echo(path)
 
 

@@ -8,7 +8,7 @@ import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -143,7 +143,7 @@ async def tail(
     try:
         async for record in consumer:
             try:
-                yield record.topic, record.partition, Envelope.model_validate_json(record.value or b"")
+                yield record.topic, record.partition, Envelope.model_validate_json(record.value or b"", extra="ignore")
             except ValueError:
                 yield record.topic, record.partition, record.value or b""
     finally:
@@ -155,7 +155,8 @@ async def rewind_group(
 ) -> dict[int, int]:
     """Move a (stopped) service's consumer group back on `topic` to an offset or to the first record at or after
     a time; when the service starts again it reads from there. Its inbox makes this safe: events it has
-    already applied are skipped, events it missed are applied. Returns partition -> new offset."""
+    already applied are skipped, events it missed are applied. A partition is never moved forward (records not
+    yet read are never skipped). A time without a zone is UTC. Returns partition -> new offset."""
     if (offset is None) == (since is None):
         raise ValueError("give exactly one of offset or since")
     partitions = await partitions_of(kafka, [topic])
@@ -166,10 +167,15 @@ async def rewind_group(
     try:
         ends = await consumer.end_offsets(partitions)
         if since is not None:
-            found = await consumer.offsets_for_times({tp: int(since.timestamp() * 1000) for tp in partitions})
+            at = since if since.tzinfo else since.replace(tzinfo=UTC)
+            found = await consumer.offsets_for_times({tp: int(at.timestamp() * 1000) for tp in partitions})
             targets = {tp: (found[tp].offset if found[tp] else ends[tp]) for tp in partitions}
         else:
             targets = {tp: min(offset, ends[tp]) for tp in partitions}
+        for tp in partitions:
+            committed = await consumer.committed(tp)
+            if committed is not None:
+                targets[tp] = min(targets[tp], committed)
         consumer.assign(partitions)
         await consumer.commit(targets)
         return {tp.partition: position for tp, position in targets.items()}

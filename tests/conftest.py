@@ -21,6 +21,7 @@ from system.stack.runner import (
     start_services,
 )
 from system.stack.tansu import TansuBroker
+from tests.browser import CHROMIUM, Browser
 
 
 def pytest_report_header() -> str:
@@ -94,6 +95,16 @@ def private_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callabl
     yield start
     for system in started:
         system.stop()
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Browser]:
+    """A headless Chromium (tests/browser.py); the test is skipped where Chromium is not installed."""
+    if not CHROMIUM.exists():
+        pytest.skip("headless Chromium is not installed (apt-get install chromium)")
+    opened = Browser(tmp_path / "profile")
+    yield opened
+    opened.close()
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,8 @@
 """Engagements' HTTP API, version 1: list and read engagements, record milestones, escalate, close.
 
 Staff and other systems (service) read every engagement; a provider reads and moves only its own (403 for
-another's). Staff alone escalate. See docs/security.md.
+another's). Staff alone escalate. Every change is recorded in the name of the caller's key (its principal); a
+body carries at most a note. See docs/security.md.
 """
 
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -11,17 +12,20 @@ from enum import StrEnum
 from typing import Annotated, Any
 from uuid import UUID
 
-import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.engagements import commands, lifecycle, recommendations, store
-from services.engagements.deadlines import DeadlineClock
+from services.engagements import commands
+from services.engagements.domain import lifecycle
+from services.engagements.domain.deadlines import DeadlineClock
+from services.engagements.domain.recommendations import RecommendationStatus
+from services.engagements.store import AuditEntry, Deadline, EngagementRow, Filters, PostgresStore, Recommendation
+from shared.contract.events import AgencySummary, ProviderRef
 from shared.contract.requests import LongText, ShortText
 from shared.contract.vocabulary import Tier
 from shared.runtime.auth import Principal, Role, forbidden, require
 from shared.runtime.http import runtime_of
-from shared.runtime.outbox import UnitOfWork, unit_of_work
+from shared.runtime.outbox import unit_of_work
 
 router = APIRouter(
     prefix="/v1",
@@ -47,8 +51,8 @@ def _engagement_access(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     ) -> Principal:
         if principal.role is Role.PROVIDER:
             async with runtime_of(request).pool.acquire() as conn:
-                row = await store.load(conn, engagement_id)
-            if row is not None and row["provider"]["provider_id"] != principal.subject:
+                row = await PostgresStore(conn).load(engagement_id)
+            if row is not None and row.provider.provider_id != principal.subject:
                 raise forbidden("another provider's engagement")
         return principal
 
@@ -56,10 +60,12 @@ def _engagement_access(*roles: Role) -> Callable[..., Awaitable[Principal]]:
 
 
 _READERS = [Depends(_engagement_access(Role.STAFF, Role.SERVICE, Role.PROVIDER))]
-_ACTORS = [Depends(_engagement_access(Role.PROVIDER, Role.STAFF))]
+# Who acts: a provider on its own engagements, or staff; the change is recorded in this principal's name.
+Actor = Annotated[Principal, Depends(_engagement_access(Role.PROVIDER, Role.STAFF))]
 
 
 class _Command(BaseModel):
+    # A body that names who acted is refused (422): the change is always in the caller's name.
     model_config = ConfigDict(extra="forbid")
 
     expected_version: int = Field(ge=1, description="The version you read; the change applies only to it.")
@@ -69,13 +75,11 @@ class RecordMilestone(_Command):
     milestone: ShortText = Field(examples=["scoping"])
     detail: LongText | None = Field(default=None, description="Kind of assistance, or the agency's closeout feedback.")
     note: LongText | None = None
-    recorded_by: ShortText = Field(examples=["iacp:a.rivera"])
 
 
 class Escalation(_Command):
     to_tier: Tier
     reason: LongText
-    escalated_by: ShortText
 
 
 class ClosingOutcome(StrEnum):
@@ -89,42 +93,19 @@ class ClosingOutcome(StrEnum):
 class Closure(_Command):
     outcome: ClosingOutcome
     note: LongText
-    closed_by: ShortText
 
 
 class NewRecommendation(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: LongText = Field(examples=["Adopt a written de-escalation policy"])
-    proposed_by: ShortText
 
 
 class RecommendationChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    status: lifecycle.RecommendationStatus
-    changed_by: ShortText
+    status: RecommendationStatus
     note: LongText | None = None
-
-
-class RecommendationStep(BaseModel):
-    status: str
-    at: datetime
-    changed_by: str
-    note: str | None
-
-
-class Recommendation(BaseModel):
-    recommendation_id: UUID
-    text: str
-    status: str
-    created_at: datetime
-    history: list[RecommendationStep]
-
-
-class Deadline(BaseModel):
-    milestone: str
-    due_at: datetime
 
 
 class Engagement(BaseModel):
@@ -132,8 +113,8 @@ class Engagement(BaseModel):
     request_id: UUID
     tier: Tier
     status: str
-    provider: dict[str, Any]
-    agency: dict[str, Any]
+    provider: ProviderRef
+    agency: AgencySummary
     urgency: str
     opened_at: datetime
     status_since: datetime
@@ -147,23 +128,14 @@ class Engagement(BaseModel):
     allowed_outcomes: list[str] = Field(description="Outcomes it may be closed with now.")
 
     @classmethod
-    def of(cls, row: asyncpg.Record) -> "Engagement":
-        tier = Tier(row["tier"])
+    def of(cls, row: EngagementRow) -> "Engagement":
         return cls.model_validate(
-            dict(
-                row,
-                allowed_next=lifecycle.allowed_next(tier, row["status"]),
-                allowed_outcomes=lifecycle.allowed_outcomes(tier, row["status"]),
-            )
+            {
+                **dict(row),
+                "allowed_next": lifecycle.allowed_next(row.tier, row.status),
+                "allowed_outcomes": lifecycle.allowed_outcomes(row.tier, row.status),
+            }
         )
-
-
-class AuditEntry(BaseModel):
-    at: datetime
-    actor: str
-    action: str
-    detail: dict[str, Any]
-    reason: str | None
 
 
 class EngagementTimeline(Engagement):
@@ -195,9 +167,9 @@ async def list_engagements(
         if provider_id not in (None, principal.subject):
             raise forbidden("another provider's engagements")
         provider_id = principal.subject
-    filters = store.Filters(tier and tier.value, status_, provider_id, overdue)
+    filters = Filters(tier and tier.value, status_, provider_id, overdue)
     async with runtime_of(request).pool.acquire() as conn:
-        rows, total = await store.list_engagements(conn, filters, limit, offset)
+        rows, total = await PostgresStore(conn).list_engagements(filters, limit, offset)
     return Page(total=total, limit=limit, offset=offset, items=[Engagement.of(row) for row in rows])
 
 
@@ -205,44 +177,53 @@ async def list_engagements(
 async def get_engagement(engagement_id: UUID, request: Request) -> EngagementTimeline:
     """One engagement with its timeline: milestones, audit trail, next deadline."""
     async with runtime_of(request).pool.acquire() as conn:
-        row = await store.load(conn, engagement_id)
+        db = PostgresStore(conn)
+        row = await db.load(engagement_id)
         if row is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no engagement {engagement_id}")
-        trail = await store.audit_trail(conn, engagement_id)
-        deadline = await store.pending_deadline(conn, engagement_id)
+        trail = await db.audit_trail(engagement_id)
+        deadline = await db.pending_deadline(engagement_id)
     return EngagementTimeline(
-        **Engagement.of(row).model_dump(),
-        milestones=row["milestones"],
-        audit_trail=[AuditEntry.model_validate(dict(entry)) for entry in trail],
-        next_deadline=Deadline.model_validate(dict(deadline)) if deadline else None,
+        **dict(Engagement.of(row)), milestones=row.milestones, audit_trail=trail, next_deadline=deadline
     )
 
 
-@router.post(
-    "/engagements/{engagement_id}/milestones", response_model=Engagement, responses=_ERRORS, dependencies=_ACTORS
-)
-async def record_milestone(engagement_id: UUID, body: RecordMilestone, request: Request) -> Engagement:
+@router.post("/engagements/{engagement_id}/milestones", response_model=Engagement, responses=_ERRORS)
+async def record_milestone(engagement_id: UUID, body: RecordMilestone, request: Request, actor: Actor) -> Engagement:
     """Record the next milestone or a progress update (MilestoneReached, EngagementStatusChanged, snapshot)."""
     clock: DeadlineClock = request.app.state.deadline_clock
     fields = body.model_dump()
-    return await _change(request, lambda uow: commands.record_milestone(uow, clock, engagement_id, **fields))
+    return await _change(
+        request,
+        lambda db, outbox: commands.record_milestone(db, outbox, clock, engagement_id, actor=actor.actor, **fields),
+    )
 
 
 @router.post(
     "/engagements/{engagement_id}/escalation",
     response_model=Engagement,
     responses=_ERRORS,
-    dependencies=[Depends(require(Role.STAFF))],
 )
-async def escalate(engagement_id: UUID, body: Escalation, request: Request) -> Engagement:
+async def escalate(
+    engagement_id: UUID,
+    body: Escalation,
+    request: Request,
+    staff: Annotated[Principal, Depends(require(Role.STAFF))],
+) -> Engagement:
     """Close as escalated and publish EngagementEscalated; routing opens the next tier's engagement."""
-    return await _change(request, lambda uow: commands.escalate(uow, engagement_id, **body.model_dump()))
+    fields = body.model_dump()
+    return await _change(
+        request, lambda db, outbox: commands.escalate(db, outbox, engagement_id, actor=staff.actor, **fields)
+    )
 
 
-@router.post("/engagements/{engagement_id}/closure", response_model=Engagement, responses=_ERRORS, dependencies=_ACTORS)
-async def close(engagement_id: UUID, body: Closure, request: Request) -> Engagement:
+@router.post("/engagements/{engagement_id}/closure", response_model=Engagement, responses=_ERRORS)
+async def close(engagement_id: UUID, body: Closure, request: Request, actor: Actor) -> Engagement:
     """Close with an outcome (EngagementStatusChanged, EngagementClosed, snapshot)."""
-    return await _change(request, lambda uow: commands.close(uow, engagement_id, **body.model_dump(mode="json")))
+    fields = body.model_dump(mode="json")
+    return await _change(
+        request, lambda db, outbox: commands.close(db, outbox, engagement_id, actor=actor.actor, **fields)
+    )
 
 
 @router.get(
@@ -254,9 +235,10 @@ async def close(engagement_id: UUID, body: Closure, request: Request) -> Engagem
 async def list_recommendations(engagement_id: UUID, request: Request) -> list[Recommendation]:
     """An assessment's recommendations, oldest first, each with its status history."""
     async with runtime_of(request).pool.acquire() as conn:
-        if await store.load(conn, engagement_id) is None:
+        db = PostgresStore(conn)
+        if await db.load(engagement_id) is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no engagement {engagement_id}")
-        return [Recommendation.model_validate(r) for r in await store.recommendations(conn, engagement_id)]
+        return await db.recommendations(engagement_id)
 
 
 @router.post(
@@ -264,12 +246,15 @@ async def list_recommendations(engagement_id: UUID, request: Request) -> list[Re
     response_model=Recommendation,
     status_code=status.HTTP_201_CREATED,
     responses=_ERRORS,
-    dependencies=_ACTORS,
 )
-async def add_recommendation(engagement_id: UUID, body: NewRecommendation, request: Request) -> Recommendation:
+async def add_recommendation(
+    engagement_id: UUID, body: NewRecommendation, request: Request, actor: Actor
+) -> Recommendation:
     """Propose a recommendation (assessments in findings_and_recommendations or implementation_monitoring)."""
     async with _refusals(), unit_of_work(runtime_of(request).pool) as uow:
-        added = await recommendations.add(uow, engagement_id, **body.model_dump())
+        added = await commands.add_recommendation(
+            PostgresStore(uow.conn), engagement_id, actor=actor.actor, **body.model_dump()
+        )
     return await _recommendation(request, engagement_id, added)
 
 
@@ -277,26 +262,29 @@ async def add_recommendation(engagement_id: UUID, body: NewRecommendation, reque
     "/engagements/{engagement_id}/recommendations/{recommendation_id}",
     response_model=Recommendation,
     responses=_ERRORS,
-    dependencies=_ACTORS,
 )
 async def change_recommendation(
-    engagement_id: UUID, recommendation_id: UUID, body: RecommendationChange, request: Request
+    engagement_id: UUID, recommendation_id: UUID, body: RecommendationChange, request: Request, actor: Actor
 ) -> Recommendation:
     """Move a recommendation to its next status (accepted, in_progress, implemented, not_implemented, withdrawn)."""
     async with _refusals(), unit_of_work(runtime_of(request).pool) as uow:
-        await recommendations.change(uow, engagement_id, recommendation_id, **body.model_dump())
+        await commands.change_recommendation(
+            PostgresStore(uow.conn), engagement_id, recommendation_id, actor=actor.actor, **body.model_dump()
+        )
     return await _recommendation(request, engagement_id, recommendation_id)
 
 
 async def _recommendation(request: Request, engagement_id: UUID, recommendation_id: UUID) -> Recommendation:
     async with runtime_of(request).pool.acquire() as conn:
-        found = await store.recommendations(conn, engagement_id)
-    return Recommendation.model_validate(next(r for r in found if r["recommendation_id"] == recommendation_id))
+        found = await PostgresStore(conn).recommendations(engagement_id)
+    return next(r for r in found if r.recommendation_id == recommendation_id)
 
 
-async def _change(request: Request, command: Callable[[UnitOfWork], Awaitable[asyncpg.Record]]) -> Engagement:
+async def _change(
+    request: Request, command: Callable[[commands.Store, commands.Outbox], Awaitable[EngagementRow]]
+) -> Engagement:
     async with _refusals(), unit_of_work(runtime_of(request).pool) as uow:
-        row = await command(uow)
+        row = await command(PostgresStore(uow.conn), uow)
     return Engagement.of(row)
 
 
@@ -305,7 +293,7 @@ async def _refusals() -> AsyncIterator[None]:
     """Command refusals as HTTP answers; the transaction they abort leaves nothing behind."""
     try:
         yield
-    except (commands.EngagementNotFound, recommendations.RecommendationNotFound) as exc:
+    except (commands.EngagementNotFound, commands.RecommendationNotFound) as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
     except lifecycle.InvalidTransition as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail={"reason": exc.reason, "allowed": exc.allowed}) from None

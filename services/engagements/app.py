@@ -1,15 +1,14 @@
-"""Engagements' composition root: the routed-request consumer, the HTTP API, the deadline scanner, the dashboard."""
+"""Engagements' composition root: the request consumer, the HTTP API, the provider workspace's pages, the deadline
+scan, the dashboard."""
 
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
-from services.engagements import api, dashboard
-from services.engagements.commands import SOURCE
-from services.engagements.deadlines import DeadlineClock
+from services.engagements import SERVICE, api, dashboard_api, pages, workers
+from services.engagements.domain.deadlines import DeadlineClock, load_deadlines
 from services.engagements.handlers import make_handlers
-from services.engagements.lifecycle import load_deadlines
-from services.engagements.scanner import scan_forever
 from services.engagements.settings import EngagementsSettings
 from shared.contract import topics
 from shared.contract.events import (
@@ -23,13 +22,16 @@ from shared.contract.events import (
 )
 from shared.runtime.http import create_service_app
 from shared.runtime.lifecycle import ServiceRuntime
+from shared.runtime.web.pages import intake_web
+
+HERE = Path(__file__).parent
 
 
 def create_app(settings: EngagementsSettings | None = None) -> FastAPI:
     settings = settings or EngagementsSettings()
     # Read at start: a broken deadlines file stops the service here, with the file's line in the message.
     clock = DeadlineClock(load_deadlines(settings.deadlines_file), settings.deadline_day_seconds)
-    runtime = ServiceRuntime(SOURCE, settings, Path(__file__).parent / "migrations")
+    runtime = ServiceRuntime(SERVICE, settings, HERE / "migrations")
     runtime.consume([topics.REQUESTS], make_handlers(clock))
     runtime.publishes(
         EngagementOpened,
@@ -42,7 +44,7 @@ def create_app(settings: EngagementsSettings | None = None) -> FastAPI:
     )
 
     async def scan_deadlines(rt: ServiceRuntime) -> None:
-        await scan_forever(rt.pool, settings.deadline_scan_batch, settings.deadline_scan_interval_s)
+        await workers.scan_deadlines(rt.pool, settings.deadline_scan_batch, settings.deadline_scan_interval_s)
 
     runtime.background(scan_deadlines)
     app = create_service_app(
@@ -51,6 +53,11 @@ def create_app(settings: EngagementsSettings | None = None) -> FastAPI:
         description="Tracks every engagement from opening to close, with milestones, deadlines and a dashboard.",
     )
     app.state.deadline_clock = clock
+    web = intake_web([HERE / "templates"], settings)  # people sign in on intake's pages
+    pages.install(web)
+    web.install(app)
+    app.mount("/static/engagements", StaticFiles(directory=HERE / "static"), name="engagements-static")
     app.include_router(api.router)
-    app.include_router(dashboard.router)
+    app.include_router(pages.router)
+    app.include_router(dashboard_api.router)
     return app

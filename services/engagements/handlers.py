@@ -1,52 +1,36 @@
-"""Engagements' event handlers: a routed request opens exactly one engagement, with its first deadline."""
+"""Engagements' event handlers: each event of cri.requests it follows, mapped to its command. A submitted request
+is kept for its engagement's page; review and queueing put it in the dashboard's queues; routing (which opens the
+engagement) or withdrawal takes it out."""
 
-from uuid import uuid4
-
-from services.engagements import commands, lifecycle, store
-from services.engagements.deadlines import DeadlineClock
+from services.engagements import commands
+from services.engagements.domain.deadlines import DeadlineClock
+from services.engagements.store import PostgresStore
 from shared.contract.envelope import Envelope
-from shared.contract.events import EngagementOpened, RequestRouted
+from shared.contract.events import RequestNeedsReview, RequestQueued, RequestRouted, RequestSubmitted, RequestWithdrawn
 from shared.runtime.consumer import EventHandler
 from shared.runtime.outbox import UnitOfWork
 
 
 def make_handlers(clock: DeadlineClock) -> dict[type, EventHandler]:
-    async def on_routed(uow: UnitOfWork, envelope: Envelope, event: RequestRouted) -> None:
-        if await store.open_engagement_of(uow.conn, event.request_id) is not None:
-            return  # already open for this request: a redelivery or a reassignment, never a second engagement
-        engagement_id = uuid4()
-        status = lifecycle.initial_status(event.tier)
-        # An assessment opens with its kickoff, which is its first contact.
-        first_contact = status == lifecycle.first_contact_milestone(event.tier)
-        await store.open_engagement(
-            uow.conn,
-            engagement_id=engagement_id,
-            request_id=event.request_id,
-            tier=event.tier.value,
-            provider=event.provider,
-            agency=event.agency,
-            urgency=event.urgency.value,
-            status=status,
-            opened_at=event.routed_at,
-            first_contact_at=event.routed_at if first_contact else None,
-            correlation_id=envelope.correlation_id,
-            escalated_from=event.escalated_from_engagement_id,
-        )
-        await store.audit(
-            uow.conn, engagement_id, "routing", "opened", {"tier": event.tier, "provider": event.provider.provider_id}
-        )
-        await store.set_deadline(uow.conn, engagement_id, clock.next(event.tier, status, event.routed_at))
-        opened = EngagementOpened(
-            engagement_id=engagement_id,
-            request_id=event.request_id,
-            tier=event.tier,
-            provider=event.provider,
-            agency=event.agency,
-            opened_at=event.routed_at,
-            escalated_from_engagement_id=event.escalated_from_engagement_id,
-        )
-        row = await store.open_engagement_of(uow.conn, event.request_id)
-        for data in (opened, store.snapshot(row)):
-            uow.publish(envelope.follow(data, source=commands.SOURCE))
+    async def on_submitted(uow: UnitOfWork, _envelope: Envelope, event: RequestSubmitted) -> None:
+        await commands.remember_request(PostgresStore(uow.conn), event)
 
-    return {RequestRouted: on_routed}
+    async def on_needs_review(uow: UnitOfWork, envelope: Envelope, event: RequestNeedsReview) -> None:
+        await commands.hold_for_review(PostgresStore(uow.conn), event, envelope.occurred_at)
+
+    async def on_queued(uow: UnitOfWork, _envelope: Envelope, event: RequestQueued) -> None:
+        await commands.hold_for_room(PostgresStore(uow.conn), event)
+
+    async def on_routed(uow: UnitOfWork, envelope: Envelope, event: RequestRouted) -> None:
+        await commands.open_engagement(PostgresStore(uow.conn), uow, clock, event, cause=envelope)
+
+    async def on_withdrawn(uow: UnitOfWork, _envelope: Envelope, event: RequestWithdrawn) -> None:
+        await commands.stop_waiting(PostgresStore(uow.conn), event.request_id)
+
+    return {
+        RequestSubmitted: on_submitted,
+        RequestNeedsReview: on_needs_review,
+        RequestQueued: on_queued,
+        RequestRouted: on_routed,
+        RequestWithdrawn: on_withdrawn,
+    }

@@ -1,4 +1,5 @@
-"""Intake's HTTP API, version 1: submit a request for assistance, read its status.
+"""Intake's HTTP API, version 1: submit a request for assistance, read its status. Each route maps the call to
+a command or a read, and the command's exceptions to status codes.
 
 Agencies submit and read only their own requests (their key's subject is their agency key); other systems
 (service) and staff submit and read any. See docs/security.md.
@@ -12,15 +13,17 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from services.intake import store
+from services.intake.commands import IdempotencyConflict, ensure_acts_for
+from services.intake.domain.submissions import MAX_KEY_CHARS, agency_key
 from services.intake.group_commit import GroupCommit, NotRecorded
 from services.intake.settings import IntakeSettings
-from services.intake.status import agency_key
-from services.intake.validation import MAX_KEY_CHARS
+from services.intake.store import PostgresStore
 from shared.contract.requests import RequestForAssistance
-from shared.runtime.auth import Principal, Role, forbidden, require
+from shared.contract.validation import error_message
+from shared.runtime.auth import Principal, Role, require
 from shared.runtime.http import runtime_of
 
 router = APIRouter(
@@ -79,13 +82,12 @@ async def submit_request(
 ) -> Accepted:
     """Accept a request for assistance. It is recorded with its RequestSubmitted event in one transaction
     (shared with the submissions that arrived with it), and answered once committed."""
-    if principal.role is Role.AGENCY and agency_key(body.agency) != principal.subject:
-        raise forbidden("an agency submits requests for itself only")
+    ensure_acts_for(principal, agency_key(body.agency), "an agency submits requests for itself only")
     settings: IntakeSettings = runtime_of(request).settings  # type: ignore[assignment]
     group_commit: GroupCommit = request.app.state.group_commit
     try:
-        acceptance = await group_commit.accept(body, idempotency_key)
-    except store.IdempotencyConflict:
+        acceptance = await group_commit.submit(body, idempotency_key)
+    except IdempotencyConflict:
         raise HTTPException(
             status.HTTP_409_CONFLICT, detail="Idempotency-Key was already used with a different request body"
         ) from None
@@ -110,18 +112,24 @@ async def get_request_status(
 ) -> RequestStatus:
     """Where a request is: submitted, routed (tier and provider), engagement opened, milestones, closed."""
     async with runtime_of(request).pool.acquire() as conn:
-        found = await store.load_status(conn, request_id)
+        found = await PostgresStore(conn).load_status(request_id)
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no request {request_id}")
-    if principal.role is Role.AGENCY and found["agency_key"] != principal.subject:
-        raise forbidden("another agency's request")
-    return RequestStatus.model_validate(found)
+    ensure_acts_for(principal, found.agency_key, "another agency's request")
+    return RequestStatus.model_validate(found, from_attributes=True)
+
+
+async def not_yours(_request: Request, exc: Exception) -> Response:
+    """403: a known caller acting for another agency."""
+    return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_403_FORBIDDEN)
 
 
 async def validation_failed(_request: Request, exc: RequestValidationError) -> Response:
     """FastAPI's 422 shape without echoing the input: a NaN or an unpaired surrogate in it could not be rendered
-    as JSON, and the caller knows what it sent."""
-    errors = [{k: v for k, v in error.items() if k != "input"} for error in exc.errors()]
+    as JSON, and the caller knows what it sent. Messages read as the inbound topic's rejections do."""
+    errors = [
+        {**{k: v for k, v in error.items() if k != "input"}, "msg": error_message(error)} for error in exc.errors()
+    ]
     return Response(
         json.dumps({"detail": jsonable_encoder(errors)}),
         status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,

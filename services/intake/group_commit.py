@@ -1,4 +1,5 @@
-"""Group commit for the HTTP API: submissions that arrive together are recorded in one transaction.
+"""Group commit: how HTTP submissions (the JSON API's, or any other HTTP handler's) reach
+`commands.submit_request`. Those that arrive together are recorded in one transaction.
 
 Each one pays a share of BEGIN, COMMIT, the WAL flush and the outbox write instead of all of them, and each
 caller still gets its answer only once its request is committed. One bad submission does not fail the others:
@@ -13,7 +14,9 @@ from typing import Any
 import asyncpg
 from opentelemetry import context as otel_context
 
-from services.intake import store
+from services.intake import SERVICE
+from services.intake.commands import Acceptance, IdempotencyConflict, submit_request
+from services.intake.store import PostgresStore
 from shared.contract.requests import RequestForAssistance
 from shared.runtime.consumer import TRANSIENT_ERRORS, apply_isolating
 from shared.runtime.outbox import UnitOfWork
@@ -31,7 +34,7 @@ class NotRecorded(Exception):
 class Submission:
     request: RequestForAssistance
     idempotency_key: str | None
-    answer: asyncio.Future[store.Acceptance] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    answer: asyncio.Future[Acceptance] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
     # The caller's trace, so the RequestSubmitted event carries it although a writer task records it.
     trace: Any = field(default_factory=otel_context.get_current)
 
@@ -43,8 +46,9 @@ class GroupCommit:
         self._writers = writers
         self._waiting: asyncio.Queue[Submission] = asyncio.Queue()
 
-    async def accept(self, request: RequestForAssistance, idempotency_key: str | None) -> store.Acceptance:
-        """Record a submission with the next group; raises what `store.accept` raises for it."""
+    async def submit(self, request: RequestForAssistance, idempotency_key: str | None) -> Acceptance:
+        """Record a submission with the next group: its Acceptance once committed. Raises IdempotencyConflict,
+        or NotRecorded when nothing could be recorded."""
         submission = Submission(request, idempotency_key)
         self._waiting.put_nowait(submission)
         return await submission.answer
@@ -80,38 +84,44 @@ class GroupCommit:
                 log.info("a group of %d submissions met another; trying it again", len(group))
 
     async def _commit_once(self, pool: asyncpg.Pool, group: list[Submission]) -> None:
-        failed = await apply_isolating(pool, store.SOURCE, group, self._record)
+        failed = await apply_isolating(pool, SERVICE, group, self._record)
         for submission, exc in failed:
             if not submission.answer.done():
                 submission.answer.set_exception(exc)
 
     async def _record(self, uow: UnitOfWork, group: list[Submission]) -> None:
-        outcomes: list[tuple[Submission, store.Acceptance | store.IdempotencyConflict]] = []
+        store = PostgresStore(uow.conn)
+        outcomes: list[tuple[Submission, Acceptance | IdempotencyConflict]] = []
         for submission in group:
             token = otel_context.attach(submission.trace)
             try:
-                outcomes.append((submission, await self._accept_one(uow, submission)))
+                outcomes.append((submission, await self._submit_one(store, uow, submission)))
             finally:
                 otel_context.detach(token)
         # Answers go out only if this transaction commits; if it rolls back, the group is tried again.
         uow.after_commit(lambda: _answer(outcomes))
 
-    async def _accept_one(
-        self, uow: UnitOfWork, submission: Submission
-    ) -> store.Acceptance | store.IdempotencyConflict:
+    async def _submit_one(
+        self, store: PostgresStore, uow: UnitOfWork, submission: Submission
+    ) -> Acceptance | IdempotencyConflict:
         try:
-            return await store.accept(
-                uow, submission.request, "http", idempotency_key=submission.idempotency_key, key_ttl=self._key_ttl
+            return await submit_request(
+                store,
+                uow,
+                submission.request,
+                "http",
+                idempotency_key=submission.idempotency_key,
+                key_ttl=self._key_ttl,
             )
-        except store.IdempotencyConflict as conflict:  # wrote nothing: the rest of the group goes on
+        except IdempotencyConflict as conflict:  # wrote nothing: the rest of the group goes on
             return conflict
 
 
-def _answer(outcomes: list[tuple[Submission, store.Acceptance | store.IdempotencyConflict]]) -> None:
+def _answer(outcomes: list[tuple[Submission, Acceptance | IdempotencyConflict]]) -> None:
     for submission, outcome in outcomes:
         if submission.answer.done():  # the caller went away
             continue
-        if isinstance(outcome, store.IdempotencyConflict):
+        if isinstance(outcome, IdempotencyConflict):
             submission.answer.set_exception(outcome)
         else:
             submission.answer.set_result(outcome)

@@ -1,16 +1,9 @@
-"""Bodies intake refuses before parsing them: not JSON (415), larger than the documented limit (413)."""
-
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+"""HTTP bodies intake's JSON API refuses before parsing them: not JSON (415), larger than the documented limit
+(413)."""
 
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -39,7 +32,9 @@ class BodyLimits:
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        # The JSON API only: pages read their forms within the same limits themselves and answer with pages
+        # (shared.runtime.web.forms.read_form).
+        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)

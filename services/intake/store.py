@@ -1,142 +1,383 @@
-"""Intake's PostgreSQL edge: the requests table, its timeline and the idempotency keys."""
+"""Intake's PostgreSQL edge, SQL only: the requests table, its timeline and the idempotency keys; requests of
+the public form waiting for confirmation; people's sign-in links, sessions, rate-limit grants and provider
+mailboxes. Rows come back as the typed records below; the
+events are built by the commands."""
 
-import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Literal
-from uuid import UUID, uuid4
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
 
 import asyncpg
 
-from services.intake.status import StatusChange, agency_key
-from shared.contract.envelope import Envelope
+from services.intake.domain.signin import AgencyContact, ProviderContact
+from services.intake.domain.status import StatusChange
 from shared.contract.events import RequestSubmitted
 from shared.contract.requests import RequestForAssistance
-from shared.runtime.outbox import UnitOfWork
-
-SOURCE = "intake"
+from shared.runtime.web.session import Person
 
 
 @dataclass(frozen=True, slots=True)
-class Acceptance:
+class KeyUse:
+    """An idempotency key in use: the digest of the body it came with and the request it answers."""
+
+    body_sha256: bytes
     request_id: UUID
-    replayed: bool
 
 
-class IdempotencyConflict(Exception):
-    """The idempotency key was used before with a different body."""
+@dataclass(frozen=True, slots=True)
+class TimelineRow:
+    at: datetime
+    status: str
+    detail: dict[str, Any]
 
 
-def fingerprint(request: RequestForAssistance) -> bytes:
-    """Digest of the request's canonical JSON, so formatting differences are not 'a different body'."""
-    return hashlib.sha256(request.model_dump_json().encode()).digest()
+@dataclass(frozen=True, slots=True)
+class StatusRow:
+    """Where a request is, with the agency it belongs to (`agency_key`, for deciding who may read it)."""
+
+    request_id: UUID
+    status: str
+    agency_name: str
+    agency_key: str
+    channel: str
+    submitted_at: datetime
+    updated_at: datetime
+    tier: str | None
+    provider_id: str | None
+    provider_name: str | None
+    engagement_id: UUID | None
+    timeline: tuple[TimelineRow, ...]
 
 
-async def accept(
-    uow: UnitOfWork,
-    request: RequestForAssistance,
-    channel: Literal["http", "kafka"],
-    *,
-    idempotency_key: str | None = None,
-    key_ttl: timedelta = timedelta(hours=24),
-    correlation_id: str | None = None,
-) -> Acceptance:
-    """Record a request and its RequestSubmitted event in the caller's transaction, or recognise a replay."""
-    conn = uow.conn
-    request_id = uuid4()
-    if idempotency_key is not None:
-        # A key seen within its retention is a replay; an expired one is taken over, as if new.
-        claimed = await conn.fetchval(
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """Requests of the public form waiting for confirmation since a time: with one contact address, from one
+    client."""
+
+    by_address: int
+    by_client: int
+
+
+@dataclass(frozen=True, slots=True)
+class HeldSubmission:
+    """A request of the public form to keep until its contact confirms it: the digest of its link's token, and the
+    contact address (lower case) and client it counts against."""
+
+    pending_id: UUID
+    token_sha256: bytes
+    request: RequestForAssistance
+    email: str
+    client: str
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PendingRow:
+    """A request of the public form waiting for its contact to confirm it (`request_id` once confirmed)."""
+
+    pending_id: UUID
+    request: RequestForAssistance
+    expires_at: datetime
+    request_id: UUID | None
+
+
+class PostgresStore:
+    """Intake's tables through one connection: the caller's transaction, when it has one."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def claim_key(self, key: str, body_sha256: bytes, request_id: UUID, ttl: timedelta) -> KeyUse | None:
+        """Take `key` for `request_id` and answer None; or, when it is in use within its retention, its use."""
+        # An expired key is taken over, as if new.
+        claimed = await self._conn.fetchval(
             "INSERT INTO idempotency_keys (key, body_sha256, request_id) VALUES ($1, $2, $3)"
             " ON CONFLICT (key) DO UPDATE SET body_sha256 = EXCLUDED.body_sha256,"
             " request_id = EXCLUDED.request_id, created_at = now()"
             " WHERE idempotency_keys.created_at < now() - $4::interval RETURNING request_id",
-            idempotency_key,
-            fingerprint(request),
+            key,
+            body_sha256,
             request_id,
-            key_ttl,
+            ttl,
         )
-        if claimed is None:
-            first = await conn.fetchrow(
-                "SELECT body_sha256, request_id FROM idempotency_keys WHERE key = $1", idempotency_key
-            )
-            if first["body_sha256"] != fingerprint(request):
-                raise IdempotencyConflict(idempotency_key)
-            return Acceptance(first["request_id"], replayed=True)
+        if claimed is not None:
+            return None
+        first = await self._conn.fetchrow("SELECT body_sha256, request_id FROM idempotency_keys WHERE key = $1", key)
+        return KeyUse(first["body_sha256"], first["request_id"])
 
-    now = datetime.now(UTC)
-    event = RequestSubmitted(request_id=request_id, submitted_at=now, channel=channel, request=request)
-    envelope = Envelope.wrap(event, source=SOURCE, correlation_id=correlation_id or str(request_id))
-    # One statement for the request and the first line of its timeline. ON CONFLICT: of two concurrent
-    # submissions of one agency's client reference, the second finds the first.
-    inserted = await conn.fetchval(
-        "WITH accepted AS (INSERT INTO requests (request_id, submitted_at, channel, agency_key, client_reference,"
-        " body, status, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'submitted', $2)"
-        " ON CONFLICT (agency_key, client_reference) WHERE client_reference IS NOT NULL DO NOTHING"
-        " RETURNING request_id)"
-        " INSERT INTO request_timeline (event_id, request_id, at, status, detail)"
-        " SELECT $7, request_id, $2, 'submitted', $8 FROM accepted RETURNING request_id",
-        request_id,
-        now,
-        channel,
-        agency_key(request.agency),
-        request.client_reference,
-        request.model_dump(mode="json"),
-        envelope.event_id,
-        {"channel": channel},
-    )
-    if inserted is None:
-        earlier = await conn.fetchval(
+    async def point_key(self, key: str, request_id: UUID) -> None:
+        await self._conn.execute("UPDATE idempotency_keys SET request_id = $2 WHERE key = $1", key, request_id)
+
+    async def record_request(self, submitted: RequestSubmitted, *, event_id: UUID, agency_key: str) -> UUID:
+        """Insert the submitted request with the first line of its timeline (the event `event_id`) and answer its
+        id; or answer the request the agency recorded before under the same client reference."""
+        request = submitted.request
+        # One statement for the request and its first timeline line. ON CONFLICT: of two concurrent submissions
+        # of one agency's client reference, the second finds the first.
+        inserted = await self._conn.fetchval(
+            "WITH accepted AS (INSERT INTO requests (request_id, submitted_at, channel, agency_key, client_reference,"
+            " body, status, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'submitted', $2)"
+            " ON CONFLICT (agency_key, client_reference) WHERE client_reference IS NOT NULL DO NOTHING"
+            " RETURNING request_id)"
+            " INSERT INTO request_timeline (event_id, request_id, at, status, detail)"
+            " SELECT $7, request_id, $2, 'submitted', $8 FROM accepted RETURNING request_id",
+            submitted.request_id,
+            submitted.submitted_at,
+            submitted.channel,
+            agency_key,
+            request.client_reference,
+            request.model_dump(mode="json"),
+            event_id,
+            {"channel": submitted.channel},
+        )
+        if inserted is not None:
+            return inserted
+        return await self._conn.fetchval(
             "SELECT request_id FROM requests WHERE agency_key = $1 AND client_reference = $2",
-            agency_key(request.agency),
+            agency_key,
             request.client_reference,
         )
-        if idempotency_key is not None:
-            await conn.execute("UPDATE idempotency_keys SET request_id = $2 WHERE key = $1", idempotency_key, earlier)
-        return Acceptance(earlier, replayed=True)
-    uow.publish(envelope)
-    return Acceptance(request_id, replayed=False)
+
+    async def record_status(self, request_id: UUID, event_id: UUID, at: datetime, change: StatusChange) -> None:
+        """Append a downstream event (`event_id`, occurred `at`) to the request's timeline and move its status."""
+        assignments = ", ".join(f"{column} = ${i}" for i, column in enumerate(change.columns, start=4))
+        await self._conn.execute(
+            # Events from two topics can arrive out of order: the latest by occurrence decides the status, but the
+            # columns an event sets (tier, provider, engagement) are kept whichever arrives first.
+            "UPDATE requests SET status = CASE WHEN updated_at <= $3 THEN $2 ELSE status END,"
+            f" updated_at = greatest(updated_at, $3){', ' if assignments else ''}{assignments}"
+            " WHERE request_id = $1",
+            request_id,
+            change.status,
+            at,
+            *change.columns.values(),
+        )
+        await self._conn.execute(
+            "INSERT INTO request_timeline (event_id, request_id, at, status, detail) VALUES ($1, $2, $3, $4, $5)"
+            " ON CONFLICT (event_id) DO NOTHING",
+            event_id,
+            request_id,
+            at,
+            change.status,
+            change.detail,
+        )
+
+    async def load_status(self, request_id: UUID, *, lock: bool = False) -> StatusRow | None:
+        """Where a request is; `lock` holds its row until the transaction ends (to change it knowing its state)."""
+        rows = await self._statuses("request_id = $1" + (" FOR UPDATE" if lock else ""), request_id)
+        return rows[0] if rows else None
+
+    async def agency_requests(self, agency_key: str) -> list[StatusRow]:
+        """Every request of an agency, newest first, each with its timeline."""
+        return await self._statuses("agency_key = $1 ORDER BY submitted_at DESC", agency_key)
+
+    async def _statuses(self, where: str, value: object) -> list[StatusRow]:
+        rows = await self._conn.fetch(
+            "SELECT request_id, status, submitted_at, updated_at, tier, provider_id, provider_name, engagement_id,"
+            f" channel, agency_key, body->'agency'->>'name' AS agency_name FROM requests WHERE {where}",
+            value,
+        )
+        timelines: dict[UUID, list[TimelineRow]] = {row["request_id"]: [] for row in rows}
+        for entry in await self._conn.fetch(
+            "SELECT request_id, at, status, detail FROM request_timeline WHERE request_id = ANY($1::uuid[])"
+            " ORDER BY at, status",
+            list(timelines),
+        ):
+            timelines[entry["request_id"]].append(TimelineRow(entry["at"], entry["status"], entry["detail"]))
+        return [StatusRow(**row, timeline=tuple(timelines[row["request_id"]])) for row in rows]
+
+    async def waiting_since(self, since: datetime, *, email: str, client: str) -> Waiting:
+        row = await self._conn.fetchrow(
+            "SELECT count(*) FILTER (WHERE email = $2) AS by_address, count(*) FILTER (WHERE client = $3) AS by_client"
+            " FROM pending_submissions WHERE created_at > $1 AND (email = $2 OR client = $3)",
+            since,
+            email,
+            client,
+        )
+        return Waiting(row["by_address"], row["by_client"])
+
+    async def hold_pending(self, held: HeldSubmission) -> None:
+        await self._conn.execute(
+            "INSERT INTO pending_submissions (pending_id, token_sha256, body, email, client, created_at, expires_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            held.pending_id,
+            held.token_sha256,
+            held.request.model_dump(mode="json"),
+            held.email,
+            held.client,
+            held.created_at,
+            held.expires_at,
+        )
+
+    async def pending(self, token_sha256: bytes, *, lock: bool = False) -> PendingRow | None:
+        """The request waiting under a link; `lock` holds it until the transaction ends, so two clicks on one
+        link send it once."""
+        row = await self._conn.fetchrow(
+            "SELECT pending_id, body, expires_at, request_id FROM pending_submissions WHERE token_sha256 = $1"
+            + (" FOR UPDATE" if lock else ""),
+            token_sha256,
+        )
+        if row is None:
+            return None
+        return PendingRow(
+            row["pending_id"], RequestForAssistance.model_validate(row["body"]), row["expires_at"], row["request_id"]
+        )
+
+    async def confirm_pending(self, pending_id: UUID, request_id: UUID) -> None:
+        await self._conn.execute(
+            "UPDATE pending_submissions SET request_id = $2 WHERE pending_id = $1", pending_id, request_id
+        )
+
+    async def purge_expired_pending(self) -> int:
+        """Requests of the form whose link expired, confirmed or not (a confirmed one is a request by then)."""
+        result = await self._conn.execute("DELETE FROM pending_submissions WHERE expires_at < now()")
+        return int(result.split()[-1])
+
+    async def purge_expired_keys(self, ttl: timedelta) -> int:
+        result = await self._conn.execute("DELETE FROM idempotency_keys WHERE created_at < now() - $1::interval", ttl)
+        return int(result.split()[-1])
 
 
-async def record_status(conn: asyncpg.Connection, envelope: Envelope, request_id: UUID, change: StatusChange) -> None:
-    """Append a downstream event to the request's timeline and move its status forward."""
-    assignments = ", ".join(f"{column} = ${i}" for i, column in enumerate(change.columns, start=4))
-    await conn.execute(
-        # Events from two topics can arrive out of order: the latest by occurrence decides the status, but the
-        # columns an event sets (tier, provider, engagement) are kept whichever arrives first.
-        "UPDATE requests SET status = CASE WHEN updated_at <= $3 THEN $2 ELSE status END,"
-        f" updated_at = greatest(updated_at, $3){', ' if assignments else ''}{assignments}"
-        " WHERE request_id = $1",
-        request_id,
-        change.status,
-        envelope.occurred_at,
-        *change.columns.values(),
-    )
-    await conn.execute(
-        "INSERT INTO request_timeline (event_id, request_id, at, status, detail) VALUES ($1, $2, $3, $4, $5)"
-        " ON CONFLICT (event_id) DO NOTHING",
-        envelope.event_id,
-        request_id,
-        envelope.occurred_at,
-        change.status,
-        change.detail,
-    )
+@dataclass(frozen=True, slots=True)
+class LinkRow:
+    """A sign-in link that can still be used: who asked, and where to go once signed in."""
+
+    link_id: UUID
+    email: str
+    next_path: str
 
 
-async def load_status(conn: asyncpg.Connection, request_id: UUID) -> dict | None:
-    row = await conn.fetchrow(
-        "SELECT request_id, status, submitted_at, updated_at, tier, provider_id, provider_name, engagement_id,"
-        " channel, agency_key, body->'agency'->>'name' AS agency_name FROM requests WHERE request_id = $1",
-        request_id,
-    )
-    if row is None:
-        return None
-    timeline = await conn.fetch(
-        "SELECT at, status, detail FROM request_timeline WHERE request_id = $1 ORDER BY at, status", request_id
-    )
-    return {**dict(row), "timeline": [dict(t) for t in timeline]}
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    person: Person
+    expires_at: datetime
 
 
-async def purge_expired_keys(conn: asyncpg.Connection, key_ttl: timedelta) -> int:
-    result = await conn.execute("DELETE FROM idempotency_keys WHERE created_at < now() - $1::interval", key_ttl)
-    return int(result.split()[-1])
+class PostgresSignIn:
+    """People's sign-in tables through one connection: links and sessions (found by their token's digest), the
+    links granted for the rate limits, and what tells who an address is (provider mailboxes, agency contacts)."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def lock_grants(
+        self, keys: Sequence[tuple[str, str]], since: datetime
+    ) -> dict[tuple[str, str], list[datetime]]:
+        """When links were granted to each (scope, key) since `since`, holding each key's lock until the
+        transaction ends, so two intake processes never both grant the last allowed link."""
+        found: dict[tuple[str, str], list[datetime]] = {}
+        for scope, key in sorted(keys):  # one order everywhere: two asks never wait for each other's lock
+            await self._conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"signin:{scope}:{key}")
+            found[(scope, key)] = await self._conn.fetchval(
+                "SELECT coalesce(array_agg(at), '{}') FROM signin_grants WHERE scope = $1 AND key = $2 AND at > $3",
+                scope,
+                key,
+                since,
+            )
+        return found
+
+    async def record_grants(self, keys: Sequence[tuple[str, str]], at: datetime) -> None:
+        await self._conn.executemany(
+            "INSERT INTO signin_grants (scope, key, at) VALUES ($1, $2, $3)", [(s, k, at) for s, k in keys]
+        )
+
+    async def provider_of(self, email: str) -> ProviderContact | None:
+        row = await self._conn.fetchrow(
+            "SELECT provider_id, name FROM provider_contacts WHERE email = $1 ORDER BY updated_at DESC LIMIT 1",
+            email,
+        )
+        return ProviderContact(row["provider_id"], row["name"]) if row else None
+
+    async def agency_of(self, email: str) -> AgencyContact | None:
+        """The agency whose latest request names this address as its contact."""
+        row = await self._conn.fetchrow(
+            "SELECT agency_key, body->'contact'->>'name' AS name FROM requests"
+            " WHERE lower(body->'contact'->>'email') = $1 ORDER BY submitted_at DESC LIMIT 1",
+            email,
+        )
+        return AgencyContact(row["agency_key"], row["name"]) if row else None
+
+    async def remember_provider(self, provider_id: str, name: str, email: str, at: datetime) -> None:
+        await self._conn.execute(
+            "INSERT INTO provider_contacts (provider_id, name, email, updated_at) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT (provider_id) DO UPDATE SET name = EXCLUDED.name, email = EXCLUDED.email,"
+            " updated_at = EXCLUDED.updated_at WHERE provider_contacts.updated_at <= EXCLUDED.updated_at",
+            provider_id,
+            name,
+            email,
+            at,
+        )
+
+    async def record_link(
+        self, digest: bytes, link_id: UUID, email: str, next_path: str, created_at: datetime, expires_at: datetime
+    ) -> None:
+        await self._conn.execute(
+            "INSERT INTO signin_links (token_sha256, link_id, email, next_path, created_at, expires_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6)",
+            digest,
+            link_id,
+            email,
+            next_path,
+            created_at,
+            expires_at,
+        )
+
+    async def usable_link(self, digest: bytes, now: datetime) -> LinkRow | None:
+        row = await self._conn.fetchrow(
+            "SELECT link_id, email, next_path FROM signin_links"
+            " WHERE token_sha256 = $1 AND used_at IS NULL AND expires_at > $2",
+            digest,
+            now,
+        )
+        return LinkRow(**row) if row else None
+
+    async def use_link(self, digest: bytes, now: datetime) -> LinkRow | None:
+        """Mark the link used and answer it, if it was usable: one statement, so two clicks open one session."""
+        row = await self._conn.fetchrow(
+            "UPDATE signin_links SET used_at = $2 WHERE token_sha256 = $1 AND used_at IS NULL AND expires_at > $2"
+            " RETURNING link_id, email, next_path",
+            digest,
+            now,
+        )
+        return LinkRow(**row) if row else None
+
+    async def record_session(self, digest: bytes, person: Person, created_at: datetime, expires_at: datetime) -> None:
+        await self._conn.execute(
+            "INSERT INTO sessions (token_sha256, role, subject, email, name, created_at, expires_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            digest,
+            person.role.value,
+            person.subject,
+            person.email,
+            person.name,
+            created_at,
+            expires_at,
+        )
+
+    async def live_session(self, digest: bytes, now: datetime) -> SessionRow | None:
+        row = await self._conn.fetchrow(
+            "SELECT role, subject, email, name, expires_at FROM sessions WHERE token_sha256 = $1 AND expires_at > $2",
+            digest,
+            now,
+        )
+        if row is None:
+            return None
+        person = Person(role=row["role"], subject=row["subject"], email=row["email"], name=row["name"])
+        return SessionRow(person, row["expires_at"])
+
+    async def end_session(self, digest: bytes) -> None:
+        await self._conn.execute("DELETE FROM sessions WHERE token_sha256 = $1", digest)
+
+    async def purge_signin(self, now: datetime, grants_kept: timedelta) -> int:
+        """Delete what can no longer be used: expired sessions and links, grants older than every window."""
+        purged = 0
+        for statement, arg in (
+            ("DELETE FROM sessions WHERE expires_at <= $1", now),
+            ("DELETE FROM signin_links WHERE expires_at <= $1", now),
+            ("DELETE FROM signin_grants WHERE at <= $1", now - grants_kept),
+        ):
+            purged += int((await self._conn.execute(statement, arg)).split()[-1])
+        return purged

@@ -1,4 +1,5 @@
-"""Notify's composition root: event handlers record deliveries; a dispatcher sends them."""
+"""Notify's composition root: event handlers record deliveries; a dispatcher sends them; a sweep plans parked
+events."""
 
 import asyncio
 from pathlib import Path
@@ -6,12 +7,12 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
-from services.notify import api
+from services.notify import SERVICE, api, workers
 from services.notify.channels import Channels
-from services.notify.dispatch import SOURCE, Dispatcher
-from services.notify.handlers import Notifications
-from services.notify.messages import Recipient
-from services.notify.preferences import load_preferences
+from services.notify.commands import Notifications
+from services.notify.domain.preferences import load_preferences
+from services.notify.domain.recipients import Recipient
+from services.notify.handlers import handlers
 from services.notify.settings import NotifySettings
 from services.notify.smtp import SmtpSessions
 from shared.contract import topics
@@ -23,25 +24,25 @@ from shared.runtime.lifecycle import ServiceRuntime
 def create_app(settings: NotifySettings | None = None) -> FastAPI:
     settings = settings or NotifySettings()
     preferences = load_preferences(settings.preferences_file)  # before anything starts: a bad file stops here
-    runtime = ServiceRuntime(SOURCE, settings, Path(__file__).parent / "migrations")
+    runtime = ServiceRuntime(SERVICE, settings, Path(__file__).parent / "migrations")
     staff = Recipient(
         role="staff", name=settings.staff_name, email=settings.staff_email, webhook_url=settings.staff_webhook_url
     )
-    recorded = asyncio.Event()
+    recorded = asyncio.Event()  # set when deliveries are committed: wakes the dispatcher
     notifications = Notifications(staff, preferences, recorded)
-    runtime.consume([topics.REQUESTS, topics.ENGAGEMENTS], notifications.handlers())
+    runtime.consume([topics.REQUESTS, topics.ENGAGEMENTS, topics.PEOPLE_LINKS], handlers(notifications))
     runtime.publishes(NotificationSent, NotificationFailed, DeadLettered)
 
     async def dispatch(rt: ServiceRuntime) -> None:
         smtp = SmtpSessions(settings)
         try:
             async with httpx.AsyncClient() as http:
-                await Dispatcher(rt.pool, settings, Channels(settings, http, smtp), recorded).run()
+                await workers.Dispatcher(rt.pool, settings, Channels(settings, http, smtp), recorded).run()
         finally:
             await smtp.close()
 
     async def sweep_parked(rt: ServiceRuntime) -> None:
-        await notifications.sweep_parked(rt.pool, every_s=settings.parked_sweep_s)
+        await workers.sweep_parked(rt.pool, notifications, every_s=settings.parked_sweep_s)
 
     runtime.background(dispatch)
     runtime.background(sweep_parked)

@@ -1,4 +1,5 @@
-"""The I/O edge of notify: email over SMTP and signed webhooks over HTTP, with failures classified."""
+"""Notify's edge to its receivers: a rendered message sent by email over SMTP or as a signed webhook over HTTP,
+each failure classified (`DeliveryFailed`, permanent or not)."""
 
 import time
 from email.header import Header
@@ -10,21 +11,16 @@ from uuid import UUID
 import aiosmtplib
 import httpx
 
-from services.notify.messages import PlannedNotification, RenderedMessage, sign, webhook_body
+from services.notify.domain.deliveries import DeliveryFailed
+from services.notify.domain.planning import PlannedNotification
+from services.notify.domain.rendering import RenderedMessage
+from services.notify.domain.signatures import sign
+from services.notify.domain.webhooks import webhook_body
 from services.notify.settings import NotifySettings
 from services.notify.smtp import SmtpSessions
 
 SIGNATURE_HEADER = "X-CRI-Signature"
 DELIVERY_HEADER = "X-CRI-Delivery-Id"
-
-
-class DeliveryFailed(Exception):
-    """A send failed; `permanent` says whether trying again could help."""
-
-    def __init__(self, reason: str, *, permanent: bool) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.permanent = permanent
 
 
 class Channels:

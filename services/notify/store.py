@@ -1,12 +1,27 @@
-"""Notify's PostgreSQL edge: request facts, the delivery records and their claiming for dispatch."""
+"""Notify's PostgreSQL edge: request facts, parked events, the delivery records, their claiming for dispatch and
+the delivery log. Rows come back typed: `RequestFacts`, `Envelope`, `ClaimedDelivery`, `Delivery`."""
 
+from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
 
 import asyncpg
+from pydantic import JsonValue
 
-from services.notify.messages import PlannedNotification, RequestFacts, delivery_id
+from services.notify.domain.deliveries import Delivery, Status, delivery_id
+from services.notify.domain.planning import PlannedNotification
+from services.notify.domain.request_facts import RequestFacts
 from shared.contract.envelope import Envelope
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    """A delivery taken for one attempt; `attempts` counts this one."""
+
+    delivery_id: UUID
+    correlation_id: str
+    attempts: int
+    planned: PlannedNotification
 
 
 async def remember_request(conn: asyncpg.Connection, facts: RequestFacts) -> None:
@@ -14,6 +29,16 @@ async def remember_request(conn: asyncpg.Connection, facts: RequestFacts) -> Non
         "INSERT INTO request_facts (request_id, facts) VALUES ($1, $2) ON CONFLICT (request_id) DO NOTHING",
         facts.request_id,
         facts.model_dump(mode="json"),
+    )
+
+
+async def remember_fact(conn: asyncpg.Connection, request_id: UUID, name: str, value: JsonValue) -> None:
+    """Add one fact learnt after the request's RequestSubmitted (its provider, its withdrawal)."""
+    await conn.execute(
+        "UPDATE request_facts SET facts = jsonb_set(facts, ARRAY[$2::text], $3::jsonb) WHERE request_id = $1",
+        request_id,
+        name,
+        value,
     )
 
 
@@ -74,16 +99,22 @@ async def record_deliveries(conn: asyncpg.Connection, envelope: Envelope, planne
     )
 
 
-async def claim_due(conn: asyncpg.Connection, limit: int, lease: timedelta) -> list[asyncpg.Record]:
+async def claim_due(conn: asyncpg.Connection, limit: int, lease: timedelta) -> list[ClaimedDelivery]:
     """Take due deliveries for a while (a lease): replicas skip them, and a crashed holder's lease runs out."""
-    return await conn.fetch(
+    rows = await conn.fetch(
         "UPDATE deliveries SET next_attempt_at = now() + $2::interval, attempts = attempts + 1"
         " WHERE delivery_id IN (SELECT delivery_id FROM deliveries WHERE status = 'pending'"
         " AND next_attempt_at <= now() ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)"
-        " RETURNING delivery_id, correlation_id, plan, attempts, address",
+        " RETURNING delivery_id, correlation_id, plan, attempts",
         limit,
         lease,
     )
+    return [
+        ClaimedDelivery(
+            row["delivery_id"], row["correlation_id"], row["attempts"], PlannedNotification.model_validate(row["plan"])
+        )
+        for row in rows
+    ]
 
 
 async def mark_sent(conn: asyncpg.Connection, deliveries: list[UUID]) -> None:
@@ -114,15 +145,17 @@ async def retry_later(conn: asyncpg.Connection, delivery: UUID, reason: str, del
 
 _LOG_COLUMNS = (
     "delivery_id, request_id, engagement_id, cause_event_id, cause_event_type, kind, role, channel,"
-    " address AS recipient, status, attempts, last_error, created_at, next_attempt_at, finished_at"
+    " address AS recipient, status, attempts, last_error, created_at,"
+    # The next attempt means something only while the delivery waits.
+    " CASE WHEN status = 'pending' THEN next_attempt_at END AS next_attempt_at, finished_at"
 )
 
 
 async def list_deliveries(
-    conn: asyncpg.Connection, *, request_id: UUID | None, recipient: str | None, status: str | None, limit: int
-) -> list[asyncpg.Record]:
+    conn: asyncpg.Connection, *, request_id: UUID | None, recipient: str | None, status: Status | None, limit: int
+) -> list[Delivery]:
     """The delivery log, newest first; never the plan, whose context may hold confidential text."""
-    return await conn.fetch(
+    rows = await conn.fetch(
         f"SELECT {_LOG_COLUMNS} FROM deliveries"
         " WHERE ($1::uuid IS NULL OR request_id = $1) AND ($2::text IS NULL OR lower(address) = lower($2))"
         " AND ($3::text IS NULL OR status = $3) ORDER BY created_at DESC, delivery_id LIMIT $4",
@@ -131,7 +164,9 @@ async def list_deliveries(
         status,
         limit,
     )
+    return [Delivery.model_validate(dict(row)) for row in rows]
 
 
-async def get_delivery(conn: asyncpg.Connection, delivery: UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(f"SELECT {_LOG_COLUMNS} FROM deliveries WHERE delivery_id = $1", delivery)
+async def get_delivery(conn: asyncpg.Connection, delivery: UUID) -> Delivery | None:
+    row = await conn.fetchrow(f"SELECT {_LOG_COLUMNS} FROM deliveries WHERE delivery_id = $1", delivery)
+    return Delivery.model_validate(dict(row)) if row else None

@@ -5,19 +5,18 @@ incidents' handling and staff's reasons.
 """
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from services.routing import store
-from services.routing.handlers import EngagementStarted, UnknownRequest, reassign
-from services.routing.override import InvalidAssignment, NoRoom
-from services.routing.policy import ProviderRecord
+from services.routing import commands, store
+from services.routing.commands import EngagementStarted, UnknownRequest
+from services.routing.domain.override import InvalidAssignment, NoRoom
 from shared.contract.requests import LongText, ShortText
 from shared.contract.vocabulary import Tier
-from shared.runtime.auth import Role, require
+from shared.runtime.auth import Principal, Role, require
 from shared.runtime.http import runtime_of
 from shared.runtime.outbox import unit_of_work
 
@@ -30,17 +29,19 @@ router = APIRouter(
 
 
 class Assignment(BaseModel):
+    # A body that names who decides is refused: the decision is always in the caller's name.
+    model_config = ConfigDict(extra="forbid")
+
     tier: Tier
     provider_id: ShortText = Field(examples=["iacp"])
     reason: LongText = Field(description="Why staff decide otherwise than the policy; kept in the history.")
-    staff_member: ShortText = Field(examples=["a.rivera@cops.example.gov"])
     force: bool = Field(default=False, description="Assign even when the provider has no room left.")
 
 
 class DecisionView(BaseModel):
     decided_at: datetime
     decided_by: str = Field(examples=["policy", "staff"])
-    staff_member: str | None
+    staff_member: str | None = Field(description="Who decided: the signed-in staff member or the staff key's subject.")
     reason: str | None
     outcome: str = Field(examples=["routed", "queued", "needs_review"])
     tier: str | None
@@ -85,18 +86,21 @@ _REFUSALS = {
         422: {"description": "Unknown provider, provider of another tier, or not a partner today"},
     },
 )
-async def assign(request_id: UUID, body: Assignment, request: Request) -> DecisionView:
-    """Put a request with a tier and provider by hand. The place moves with it, the decision joins the history
-    (decided_by staff) and RequestRouted is published, all in one transaction."""
+async def assign(
+    request_id: UUID, body: Assignment, request: Request, staff: Annotated[Principal, Depends(require(Role.STAFF))]
+) -> DecisionView:
+    """Put a request with a tier and provider by hand, in the name of the key's staff member. The place moves with
+    it, the decision joins the history (decided_by staff) and RequestRouted is published, all in one
+    transaction."""
     runtime = runtime_of(request)
     try:
         async with unit_of_work(runtime.pool) as uow:
-            await reassign(
+            await commands.reassign(
                 uow,
                 request_id,
                 body.tier,
                 body.provider_id,
-                staff_member=body.staff_member,
+                staff_member=staff.subject,
                 reason=body.reason,
                 force=body.force,
                 policy=request.app.state.policy,
@@ -104,7 +108,7 @@ async def assign(request_id: UUID, body: Assignment, request: Request) -> Decisi
             rows = await store.decisions_of(uow.conn, request_id)
     except tuple(_REFUSALS) as exc:
         raise HTTPException(_REFUSALS[type(exc)], detail=str(exc)) from None
-    return DecisionView.model_validate(dict(rows[-1]))
+    return DecisionView.model_validate(rows[-1], from_attributes=True)
 
 
 @router.get(
@@ -118,29 +122,27 @@ async def decision_history(request_id: UUID, request: Request) -> DecisionHistor
         rows = await store.decisions_of(conn, request_id)
         if not rows and not await store.request_exists(conn, request_id):
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no request {request_id}")
-    return DecisionHistory(request_id=request_id, decisions=[DecisionView.model_validate(dict(r)) for r in rows])
+    decisions = [DecisionView.model_validate(row, from_attributes=True) for row in rows]
+    return DecisionHistory(request_id=request_id, decisions=decisions)
 
 
 @router.get("/providers", response_model=list[ProviderView])
 async def providers(request: Request) -> list[ProviderView]:
     """The provider registry with each provider's load now."""
     async with runtime_of(request).pool.acquire() as conn:
-        rows = await store.registry(conn)
+        loads = await store.registry(conn)
     today = datetime.now(UTC).date()
-    views = []
-    for row in rows:
-        record = ProviderRecord.model_validate(row["record"])
-        views.append(
-            ProviderView(
-                provider_id=record.provider_id,
-                name=record.name,
-                tier=record.tier,
-                active=row["active"],
-                capacity=record.capacity,
-                assigned_total=row["assigned_total"],
-                partner_today=record.active_on(today),
-                valid_from=record.valid_from,
-                valid_to=record.valid_to,
-            )
+    return [
+        ProviderView(
+            provider_id=load.record.provider_id,
+            name=load.record.name,
+            tier=load.record.tier,
+            active=load.active,
+            capacity=load.record.capacity,
+            assigned_total=load.assigned_total,
+            partner_today=load.record.active_on(today),
+            valid_from=load.record.valid_from,
+            valid_to=load.record.valid_to,
         )
-    return views
+        for load in loads
+    ]

@@ -1,17 +1,18 @@
-"""Every event of the system, versioned. Payloads are frozen pydantic models; `parse_event` reads any stored
-version and upcasts it to today's model, so old events stay readable."""
+"""Every event of the system, versioned. Payloads are frozen pydantic models; `parse_event` reads any published
+version as the reader's model: older ones upcast, newer ones read tolerantly (the versions of an event are FULL
+compatible, shared/contract/schemas.py), so old events stay readable and old readers keep reading."""
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError
 
 from shared.contract import topics
 from shared.contract.envelope import Envelope, EventData
-from shared.contract.privacy import PERSONAL
-from shared.contract.requests import Agency, RequestForAssistance
+from shared.contract.privacy import CONFIDENTIAL, PERSONAL
+from shared.contract.requests import Agency, LongText, RequestForAssistance
+from shared.contract.validation import describe
 from shared.contract.vocabulary import AgencyType, Tier, TopicArea, Urgency
 
 
@@ -40,6 +41,24 @@ class ProviderRef(BaseModel):
     contact_email: str | None = Field(default=None, description="The provider's program mailbox.")
 
 
+class ProviderScore(BaseModel):
+    """One provider of the tier as the routing policy weighed it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    provider_id: str = Field(examples=["iacp"])
+    score: float = Field(
+        description="Expertise in the topics, fit with the agency's profile and room, weighted by the tier's policy; "
+        "higher is better.",
+        examples=[0.8],
+    )
+    has_room: bool = Field(description="The provider had a free place when the request was decided.")
+    reasons: list[str] = Field(
+        description="How the score was made, one line a criterion.",
+        examples=[["expertise: 1 of 1 topics (de_escalation)", "profile: 0 of 1", "room: 7 of 8"]],
+    )
+
+
 class _RequestEvent(EventData):
     topic = topics.REQUESTS.name
     request_id: UUID
@@ -62,7 +81,7 @@ class RequestRouted(_RequestEvent):
     """A request was given a tier and a provider, by the policy or by program staff."""
 
     event_type = "RequestRouted"
-    event_version = 1
+    event_version = 2
     tier: Tier
     provider: ProviderRef
     decided_by: Literal["policy", "staff"]
@@ -75,6 +94,26 @@ class RequestRouted(_RequestEvent):
     confidential: bool = Field(default=False, description="The agency asked for confidentiality.")
     escalated_from_engagement_id: UUID | None = None
     routed_at: datetime
+    # Version 2: the decision explained in fields a page can show (version 1 had only the rules' names).
+    candidate_tiers: list[Tier] = Field(
+        default_factory=list,
+        description="The tiers whose rules fired, by the policy's precedence: the first is `tier`, the others the "
+        "continuum steps staff may weigh. Only `tier` when staff, a queue or an escalation decided.",
+        examples=[["critical_response", "cri_tac"]],
+    )
+    providers_scored: list[ProviderScore] = Field(
+        default_factory=list,
+        description="The tier's providers active that day, best first, as the policy weighed them; the first is "
+        "`provider` when the policy decided. Empty when staff decided, and in events published as version 1.",
+    )
+
+    @staticmethod
+    def upcast_v1_v2(data: dict[str, Any]) -> dict[str, Any]:
+        """Version 1 named the rules that fired (`<tier>.<rule>`), not the tiers: they are read from the rules'
+        names, the tier given first. Which providers were weighed, version 1 did not say."""
+        named = (rule.split(".", 1)[0] for rule in data.get("rules_fired", []))
+        tiers = [data.get("tier"), *(name for name in named if name in set(Tier))]
+        return {**data, "candidate_tiers": list(dict.fromkeys(tiers))}
 
 
 class RequestNeedsReview(_RequestEvent):
@@ -96,6 +135,27 @@ class RequestQueued(_RequestEvent):
     tier: Tier
     reason: str
     queued_at: datetime
+
+
+class RequestWithdrawn(_RequestEvent):
+    """The agency withdrew its request before it reached an engagement. Routing takes a request waiting for
+    review or capacity out of its queue; a request it has already given a provider keeps its place (the
+    engagement opens and is closed with the provider), and notify tells that provider."""
+
+    event_type = "RequestWithdrawn"
+    event_version = 1
+    withdrawn_at: datetime
+    withdrawn_by: Annotated[str, PERSONAL] = Field(
+        description="Email address of the agency person who withdrew the request (signed in).",
+        examples=["jlee@springfield.example.gov"],
+    )
+    status_seen: str = Field(
+        description="The request's status as intake knew it when the agency withdrew it.",
+        examples=["queued"],
+    )
+    reason: Annotated[LongText | None, CONFIDENTIAL] = Field(
+        default=None, description="The agency's own words, when it gave any."
+    )
 
 
 class _EngagementEvent(EventData):
@@ -219,6 +279,51 @@ class NotificationFailed(_NotificationEvent):
     failed_at: datetime
 
 
+class _LinkEmail(EventData):
+    """A link intake asks notify to email to one person; the token in it is single use, and only intake keeps
+    its hash."""
+
+    topic = topics.PEOPLE_LINKS.name
+    link_id: UUID = Field(description="Identifies this link (never its token); one email per link.")
+    email: Annotated[EmailStr, PERSONAL] = Field(
+        description="Where to send the link.", examples=["jlee@springfield.example.gov"]
+    )
+    name: Annotated[str, PERSONAL] = Field(description="How the email greets the person.", examples=["Jordan Lee"])
+    expires_at: datetime = Field(description="After this the link does nothing.")
+    requested_at: datetime
+
+    def partition_key(self) -> str:
+        return str(self.link_id)
+
+
+class SignInLinkRequested(_LinkEmail):
+    """A person asked to sign in with an address intake knows: notify emails them the link. Asking with an
+    unknown address publishes nothing (and the person sees the same page)."""
+
+    event_type = "SignInLinkRequested"
+    event_version = 1
+    role: Literal["agency", "provider", "staff"] = Field(description="The role the link signs the person in as.")
+    url: str = Field(
+        description="The sign-in link, carrying its single-use token; opening it leads to a page with a button "
+        "that signs in.",
+        examples=["https://cri.example.gov/sign-in/link?token=..."],
+    )
+
+
+class SubmissionConfirmationRequested(_LinkEmail):
+    """Someone not signed in sent the request form: notify emails its contact address the link that confirms
+    the address and sends the request. Until the link is used, no other service sees the request."""
+
+    event_type = "SubmissionConfirmationRequested"
+    event_version = 1
+    agency_name: str = Field(description="The agency the request is for.", examples=["Springfield Police Department"])
+    url: str = Field(
+        description="The confirmation link, carrying its single-use token; opening it shows the request with a "
+        "button that sends it.",
+        examples=["https://cri.example.gov/requests/confirm/..."],
+    )
+
+
 class FieldError(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -272,6 +377,7 @@ EVENT_MODELS: dict[str, type[EventData]] = {
         RequestRouted,
         RequestNeedsReview,
         RequestQueued,
+        RequestWithdrawn,
         EngagementOpened,
         MilestoneReached,
         EngagementStatusChanged,
@@ -282,32 +388,43 @@ EVENT_MODELS: dict[str, type[EventData]] = {
         NotificationSent,
         NotificationFailed,
         SubmissionRejected,
+        SignInLinkRequested,
+        SubmissionConfirmationRequested,
         DeadLettered,
     )
 }
 
-# (type, stored version) -> function turning that version's payload into the next version's.
-Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
-UPCASTERS: dict[tuple[str, int], Upcaster] = {}
-
 
 class UnknownEvent(ValueError):
-    """The envelope names a type or a version this code cannot read."""
+    """The envelope names a type this code does not know, or a newer version it cannot read."""
 
 
-def parse_event(envelope: Envelope) -> EventData:
-    """Today's model of an envelope's payload, upcasting older versions; raises on unknown or invalid ones."""
-    model = EVENT_MODELS.get(envelope.type)
+class NewerVersion(UnknownEvent):
+    """A version newer than the reader's that does not read as the reader's: it waits for an upgraded reader."""
+
+
+def parse_event(envelope: Envelope, model: type[EventData] | None = None) -> EventData:
+    """The payload as `model` (by default today's model of its type), read tolerantly: fields the model does not
+    know are ignored (producers stay strict: the models forbid unknown fields when they are built).
+
+    An older version is brought up to the model's by the upcasters beside the model (`upcast_v1_v2`...), where a
+    version derives its values from an older one's; otherwise the defaults of the fields it added read it. A newer
+    version is read as the model's own, which FULL compatibility of the published versions guarantees; one that
+    does not read raises NewerVersion."""
+    model = model or EVENT_MODELS.get(envelope.type)
     if model is None:
         raise UnknownEvent(f"unknown event type {envelope.type!r}")
-    if envelope.version > model.event_version:
-        raise UnknownEvent(
-            f"{envelope.type} version {envelope.version} is newer than this consumer reads ({model.event_version})"
-        )
-    data, version = envelope.data, envelope.version
-    while version < model.event_version:
-        upcast = UPCASTERS.get((envelope.type, version))
-        if upcast is None:
-            raise UnknownEvent(f"no upcaster for {envelope.type} version {version}")
-        data, version = upcast(data), version + 1
-    return model.model_validate(data)
+    data = envelope.data
+    for version in range(envelope.version, model.event_version):
+        upcast = getattr(model, f"upcast_v{version}_v{version + 1}", None)
+        if upcast is not None:
+            data = upcast(data)
+    try:
+        return model.model_validate(data, extra="ignore")
+    except ValidationError as exc:
+        if envelope.version > model.event_version:
+            raise NewerVersion(
+                f"{envelope.type} version {envelope.version} is newer than this consumer reads "
+                f"({model.event_version}) and does not read as it: {describe(exc, limit=3)}"
+            ) from exc
+        raise

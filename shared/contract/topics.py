@@ -22,16 +22,21 @@ class TopicSpec:
     producers: tuple[str, ...]
     consumers: tuple[str, ...]
     description: str
+    # The broker deletes whole segments only: a short retention needs short segments too (the default is 7 days).
+    segment_ms: int | None = None
 
     def config(self) -> dict[str, str]:
         """Broker-side topic configuration."""
         settings = {"cleanup.policy": self.cleanup.value}
         if self.retention_ms is not None:
             settings["retention.ms"] = str(self.retention_ms)
+        if self.segment_ms is not None:
+            settings["segment.ms"] = str(self.segment_ms)
         return settings
 
 
-_DAY_MS = 24 * 60 * 60 * 1000
+_HOUR_MS = 60 * 60 * 1000
+_DAY_MS = 24 * _HOUR_MS
 
 # 12 partitions on the busy keyed topics let ops scale a consumer group to 12 replicas without re-keying.
 INBOUND_SUBMISSIONS = TopicSpec(
@@ -62,7 +67,7 @@ REQUESTS = TopicSpec(
     retention_ms=365 * _DAY_MS,
     producers=("intake", "routing"),
     consumers=("intake", "routing", "engagements", "notify"),
-    description="Life of a request before it is an engagement: submitted, routed, sent to review, queued.",
+    description="Life of a request before it is an engagement: submitted, routed, sent to review, queued, withdrawn.",
 )
 ENGAGEMENTS = TopicSpec(
     name="cri.engagements",
@@ -94,6 +99,20 @@ NOTIFICATIONS = TopicSpec(
     consumers=("operators",),
     description="Outcome of each notification: sent or failed.",
 )
+PEOPLE_LINKS = TopicSpec(
+    name="cri.people.links",
+    partitions=3,
+    key="link_id",
+    cleanup=Cleanup.DELETE,
+    # The links in it open a session or send a request: kept an hour (notify reads them within seconds), in
+    # segments of ten minutes.
+    retention_ms=_HOUR_MS,
+    segment_ms=10 * 60 * 1000,
+    producers=("intake",),
+    consumers=("notify",),
+    description="Links intake asks notify to email to a person (to sign in, to confirm a request sent by the "
+    "public form): single use, short-lived.",
+)
 DEAD_LETTERS = TopicSpec(
     name="cri.deadletter",
     partitions=3,
@@ -112,5 +131,6 @@ CATALOG: tuple[TopicSpec, ...] = (
     ENGAGEMENTS,
     ENGAGEMENT_STATE,
     NOTIFICATIONS,
+    PEOPLE_LINKS,
     DEAD_LETTERS,
 )

@@ -31,6 +31,11 @@ class Principal(BaseModel):
     role: Role
     subject: str = Field(min_length=1, description="Agency key, provider_id, staff member's or system's name.")
 
+    @property
+    def actor(self) -> str:
+        """How records name who acted: `provider:iacp`, `staff:a.rivera@cops.example.gov`, `service:state-portal`."""
+        return f"{self.role}:{self.subject}"
+
 
 MIN_KEY_CHARS = 16  # a key short enough to guess is refused at start
 

@@ -21,7 +21,7 @@ from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
 from shared.contract.envelope import Envelope, EventData
-from shared.contract.events import DeadLettered, UnknownEvent, parse_event
+from shared.contract.events import DeadLettered, NewerVersion, UnknownEvent, parse_event
 from shared.contract.ids import derived_id
 from shared.contract.validation import describe
 from shared.runtime import metrics
@@ -74,12 +74,17 @@ class RejectEvent(Exception):
 
 
 class EventConsumer:
-    """Applies batches of records for one service; `handlers` maps the event models it acts on to functions."""
+    """Applies batches of records for one service; `handlers` maps the event models it acts on to functions.
+
+    A tolerant reader: each event is read as the model its handler takes, ignoring fields it does not know; an
+    older version is upcast, a newer one read as the model's version (FULL compatibility); a newer version that
+    does not read is dead-lettered with the command that replays it once the service is upgraded."""
 
     def __init__(self, service: str, pool: asyncpg.Pool, handlers: Mapping[type[EventData], EventHandler]) -> None:
         self.service = service
         self._pool = pool
         self._handlers = {model.event_type: handler for model, handler in handlers.items()}
+        self._models = {model.event_type: model for model in handlers}
 
     async def apply_batch(self, records: Sequence[ConsumerRecord]) -> None:
         deliveries, dead = self._decode(records)
@@ -93,14 +98,18 @@ class EventConsumer:
             if _event_type(record) not in (None, *self._handlers):
                 continue  # another service's event on a shared topic, skipped without parsing it
             try:
-                envelope = Envelope.model_validate_json(record.value or b"")
+                envelope = Envelope.model_validate_json(record.value or b"", extra="ignore")
             except ValidationError as exc:
                 dead.append((record, f"not a valid event envelope: {describe(exc, limit=3)}"))
                 continue
             if envelope.type not in self._handlers:
                 continue  # another service's event on a shared topic
             try:
-                deliveries.append(Delivery(record, envelope, parse_event(envelope)))
+                deliveries.append(Delivery(record, envelope, parse_event(envelope, self._models[envelope.type])))
+            except NewerVersion as exc:
+                dead.append(
+                    (record, f"{exc}; once {self.service} reads it, replay: {replay_command(self.service, record)}")
+                )
             except UnknownEvent as exc:
                 dead.append((record, str(exc)))
             except ValidationError as exc:
@@ -175,31 +184,65 @@ async def dead_letter(pool: asyncpg.Pool, service: str, dead: Sequence[tuple[Con
     metrics.DEAD_LETTERED.labels(service).inc(len(dead))
 
 
+def replay_command(service: str, record: ConsumerRecord) -> str:
+    """The `cri` command that has `service` read `record` again (from its second, in UTC; the inbox skips what
+    the service already applied)."""
+    written = datetime.fromtimestamp(record.timestamp // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"cri replay {record.topic} {service} --since {written}"
+
+
 def _reason(exc: Exception) -> str:
     return str(exc) if isinstance(exc, RejectEvent) else f"handler failed: {exc!r}"
 
 
 def dead_letter_envelope(consumer: str, record: ConsumerRecord, reason: str) -> Envelope:
     """The dead letter of a record, with an id derived from where the record sits, so it is recorded once."""
-    headers = _headers(record)
-    data = DeadLettered(
-        consumer=consumer,
+    return dead_lettered(
+        consumer,
+        derived_id(_DEAD_LETTER_NAMESPACE, consumer, record.topic, record.partition, record.offset, separator=":"),
         source_topic=record.topic,
         source_partition=record.partition,
         source_offset=record.offset,
-        original_key_b64=_b64(record.key),
+        key=record.key,
+        value=record.value,
+        headers=_headers(record),
+        reason=reason,
+        at=datetime.now(UTC),
+    )
+
+
+def dead_lettered(
+    consumer: str,
+    event_id: UUID,
+    *,
+    source_topic: str,
+    source_partition: int,
+    source_offset: int,
+    key: bytes | None,
+    value: bytes | None,
+    headers: dict[str, str],
+    reason: str,
+    at: datetime,
+) -> Envelope:
+    """The DeadLettered event of what `consumer` gives up on: its bytes (base64) and headers, and the reason.
+
+    `event_id` is derived from what is dead-lettered (a record, a delivery), so it is recorded once; the
+    correlation id is the original's `correlation-id` header."""
+    data = DeadLettered(
+        consumer=consumer,
+        source_topic=source_topic,
+        source_partition=source_partition,
+        source_offset=source_offset,
+        original_key_b64=_b64(key),
         # A dead letter must always fit in a Kafka message, however large what it carries.
-        original_value_b64=_b64(record.value[:DEAD_LETTER_VALUE_LIMIT] if record.value else record.value),
-        original_size=len(record.value) if record.value is not None else None,
-        truncated=record.value is not None and len(record.value) > DEAD_LETTER_VALUE_LIMIT,
+        original_value_b64=_b64(value[:DEAD_LETTER_VALUE_LIMIT] if value else value),
+        original_size=len(value) if value is not None else None,
+        truncated=value is not None and len(value) > DEAD_LETTER_VALUE_LIMIT,
         original_headers=headers,
         reason=reason,
-        dead_lettered_at=datetime.now(UTC),
+        dead_lettered_at=at,
     )
     envelope = Envelope.wrap(data, source=consumer, correlation_id=headers.get("correlation-id", "dead-letter"))
-    event_id = derived_id(
-        _DEAD_LETTER_NAMESPACE, consumer, record.topic, record.partition, record.offset, separator=":"
-    )
     return envelope.model_copy(update={"event_id": event_id})
 
 

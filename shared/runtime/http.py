@@ -7,16 +7,18 @@ import os
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from typing import Any
 
 import asyncpg
 import uvicorn
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.telemetry import TelemetryConfig
 from opentelemetry.trace import SpanKind
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from shared.runtime.contract_page import asyncapi_document, render_page
 from shared.runtime.lifecycle import ServiceRuntime
 from shared.runtime.settings import ServiceSettings
 from shared.runtime.tracing import setup_tracing, span
@@ -57,6 +59,16 @@ def create_service_app(runtime: ServiceRuntime, *, title: str, description: str,
     async def prometheus_metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    @app.get("/asyncapi", tags=["contract"], response_class=HTMLResponse)
+    async def asyncapi_page() -> HTMLResponse:
+        """The events this service publishes and consumes, for people (fields, topics, an example of each)."""
+        return HTMLResponse(render_page(runtime.name, asyncapi_document(runtime.broker, runtime.name)))
+
+    @app.get("/asyncapi.json", tags=["contract"])
+    async def asyncapi_json() -> dict[str, Any]:
+        """This service's AsyncAPI 3.0 document (docs/asyncapi/<service>.json)."""
+        return asyncapi_document(runtime.broker, runtime.name)
+
     @app.get("/health/ready", tags=["health"])
     async def ready(response: Response) -> dict[str, object]:
         ok, checks = await runtime.is_ready()
@@ -66,7 +78,7 @@ def create_service_app(runtime: ServiceRuntime, *, title: str, description: str,
     return app
 
 
-_ALWAYS_SERVED = ("/health", "/metrics", "/docs", "/openapi.json")
+_ALWAYS_SERVED = ("/health", "/metrics", "/docs", "/openapi.json", "/asyncapi")
 
 
 class _TraceAndGate:

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from shared.runtime.auth import DEV_API_KEYS, Principal, parse_api_keys
+from shared.runtime.auth import DEV_API_KEYS, DEV_SERVICE_KEY, Principal, parse_api_keys
 
 
 class BrokerKind(StrEnum):
@@ -48,4 +48,13 @@ class ServiceSettings(BaseSettings):
     api_keys: Annotated[dict[str, Principal], NoDecode, BeforeValidator(parse_api_keys)] = Field(
         default_factory=lambda: dict(DEV_API_KEYS),
         description='JSON: {"<API key>": {"role": "agency|provider|staff|service", "subject": "..."}}.',
+    )
+    # People sign in on intake's pages; the other services' pages ask intake who a session is (web/session.py).
+    intake_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Intake's base URL: where people sign in, and where other services ask who a session is.",
+    )
+    intake_api_key: SecretStr = Field(
+        default=SecretStr(DEV_SERVICE_KEY),
+        description="A service key of CRI_API_KEYS that other services present to intake's session introspection.",
     )

@@ -36,6 +36,9 @@ def service_command(name: str) -> list[str]:
 
 
 KAFKA_VERSION = os.environ.get("CRI_KAFKA_VERSION", "4.4.0")
+# Program staff who can sign in on the embedded stack: an address nobody can own (.example is reserved), whose
+# links land in the stack's Maildir like every email (`cri signin-link staff@cri-exchange.example`).
+DEV_STAFF_EMAILS = {"staff@cri-exchange.example": "Program staff (development)"}
 DATABASE = "cri"
 
 
@@ -148,6 +151,8 @@ class Infrastructure:
 
     def service_env(self, service: str, http_port: int) -> dict[str, str]:
         return {
+            # A staff address for trying the pages (docs/security.md); the caller's own CRI_STAFF_EMAILS wins.
+            "CRI_STAFF_EMAILS": json.dumps(DEV_STAFF_EMAILS),
             **os.environ,
             "CRI_DATABASE_URL": self.database_url,
             **self.kafka_env(f"cri-{service}"),
@@ -223,10 +228,18 @@ def start_services(
 ) -> dict[str, ServiceProcess]:
     """Start each service as its own process (with `env` added to its environment) and wait until all are ready."""
     log_dir = log_dir or infra.home / "logs"
+    ports = {name: free_port() for name in names}
+    # The other services' pages send people to intake to sign in, and ask it who a session is; intake's "my
+    # requests" page reads an assessment's recommendations from engagements; engagements' dashboard links the
+    # requests waiting for staff to routing's triage pages.
+    urls = {
+        f"CRI_{name.upper()}_URL": f"http://127.0.0.1:{ports[name]}"
+        for name in ("intake", "routing", "engagements")
+        if name in ports
+    }
     services = {}
-    for name in names:
-        port = free_port()
-        service_env = {**infra.service_env(name, port), **(env or {})}
+    for name, port in ports.items():
+        service_env = {**infra.service_env(name, port), **urls, **(env or {})}
         services[name] = ServiceProcess(name, port, service_env, log_dir / f"{name}.log").start()
     for service in services.values():
         service.wait_ready()
@@ -248,6 +261,7 @@ def run_forever(home: Path) -> None:
                     "bootstrap_servers": infra.bootstrap_servers,
                     "database_url": infra.database_url,
                     "kafka_users": infra.kafka_users,
+                    "maildir": str(infra.maildir),
                     "services": {name: service.url for name, service in services.items()},
                 }
             ),
@@ -262,6 +276,8 @@ def run_forever(home: Path) -> None:
         print(f"  smtp sink   127.0.0.1:{infra.smtp_port} (messages in {infra.maildir})")
         for service in services.values():
             print(f"  {service.name:<11} {service.url}  (docs {service.url}/docs, log {service.log_path})")
+        if "intake" in services:
+            print(f"Open {services['intake'].url}/ in a browser: the request form for agencies (sign in at /sign-in).")
         print("Press Ctrl-C to stop.")
         while all(s.process and s.process.poll() is None for s in services.values()):
             time.sleep(0.5)

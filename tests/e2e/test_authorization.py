@@ -4,6 +4,9 @@ A private system whose CRI_API_KEYS names an agency, two CRI-TAC providers, staf
 Each CRI-TAC provider has room for one engagement, so the agency's request opens provider A's engagement and
 another agency's request opens provider B's. Cells that would change state send a stale expected_version: an
 admitted caller is refused only by that (409), so no cell changes what another cell sees.
+
+People's pages (the provider workspace, the dashboard) are asked by people signed in by emailed link, as
+browsers ask: the session cookie, the form token it keys, `Accept: text/html`; a refusal is a page.
 """
 
 import json
@@ -16,7 +19,10 @@ import httpx
 import pytest
 import yaml
 
-from services.routing.policy import PROVIDERS_FILE
+from services.routing.settings import PROVIDERS_FILE
+from shared.runtime.web.csrf import csrf_token
+from shared.runtime.web.session import COOKIE
+from tests.e2e.test_signin import ask_for_link, emailed_link, use_link
 from tests.support import auth, eventually, sample_request
 
 pytestmark = pytest.mark.e2e
@@ -30,6 +36,7 @@ KEYS = {
     "staff": ("staff-key-0c55e1a7b", {"role": "staff", "subject": "a.rivera"}),
     "service": ("service-key-b8d2f40c", {"role": "service", "subject": "state-portal"}),
 }
+STAFF_EMAIL = "a.rivera@cops.example.gov"
 UNKNOWN_KEY = "nobody-knows-this-key"
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 STALE = 1000  # an expected_version no engagement has
@@ -46,8 +53,11 @@ class World:
     urls: dict[str, str]
     providers: dict[str, str]  # "provider-A" -> provider_id
     ids: dict[str, str]  # own_request, other_request, engagement_A, engagement_B, unknown
+    sessions: dict[str, str]  # "provider-A-person" -> its session cookie
 
     def headers(self, caller: str) -> dict[str, str]:
+        if caller in self.sessions:
+            return {"Cookie": f"{COOKIE}={self.sessions[caller]}", "Accept": "text/html"}
         if caller == "nobody":
             return {}
         if caller == "stranger":
@@ -57,7 +67,7 @@ class World:
 
 @dataclass(frozen=True)
 class Cell:
-    caller: str  # agency, provider-A, provider-B, staff, service, nobody (no key), stranger (unknown key)
+    caller: str  # agency, provider-A, provider-B, staff, service, nobody (no key), stranger (unknown key), *-person
     does: str
     service: str
     method: str
@@ -67,14 +77,15 @@ class Cell:
     params: dict[str, str] | None = None
     outcome: str = ""  # what the id says instead of the status alone
     check: Callable[[World, Any], None] | None = None
+    form: dict[str, str] | None = None  # posted as a browser posts a form, with the caller's form token
 
     def __str__(self) -> str:
         return f"{self.caller} {self.does} -> {self.outcome or self.expected}"
 
 
-def _sees_only(*engagements: str) -> Callable[[World, Any], None]:
-    def check(world: World, page: Any) -> None:
-        listed = {item["engagement_id"] for item in page["items"]}
+def _sees_only(*engagements: str) -> Callable[[World, httpx.Response], None]:
+    def check(world: World, answer: httpx.Response) -> None:
+        listed = {item["engagement_id"] for item in answer.json()["items"]}
         wanted = {world.ids[e] for e in engagements}
         others = {world.ids[e] for e in ("engagement_A", "engagement_B")} - wanted
         assert wanted <= listed and not others & listed, listed
@@ -82,12 +93,38 @@ def _sees_only(*engagements: str) -> Callable[[World, Any], None]:
     return check
 
 
-MILESTONE = {"expected_version": STALE, "milestone": "scoping", "recorded_by": "x"}
-CLOSURE = {"expected_version": STALE, "outcome": "withdrawn", "note": "n", "closed_by": "x"}
-ESCALATION = {"expected_version": STALE, "to_tier": "critical_response", "reason": "r", "escalated_by": "x"}
-RECOMMENDATION = {"text": "Adopt a written policy", "proposed_by": "x"}
-CHANGE = {"status": "accepted", "changed_by": "x"}
-ASSIGNMENT = {"tier": "cri_tac", "provider_id": "iacp", "reason": "r", "staff_member": "s"}
+def _page_lists_only(*engagements: str) -> Callable[[World, httpx.Response], None]:
+    def check(world: World, answer: httpx.Response) -> None:
+        wanted = {world.ids[e] for e in engagements}
+        others = {world.ids[e] for e in ("engagement_A", "engagement_B")} - wanted
+        assert all(f"/engagements/{e}" in answer.text for e in wanted), answer.text
+        assert not any(f"/engagements/{e}" in answer.text for e in others), answer.text
+
+    return check
+
+
+def _signs_in(world: World, answer: httpx.Response) -> None:
+    assert answer.headers["location"].startswith(f"{world.urls['intake']}/sign-in"), answer.headers
+
+
+def _refused_page(world: World, answer: httpx.Response) -> None:
+    assert answer.headers["content-type"].startswith("text/html") and "<h1>" in answer.text
+
+
+MILESTONE = {"expected_version": STALE, "milestone": "scoping"}
+CLOSURE = {"expected_version": STALE, "outcome": "withdrawn", "note": "n"}
+ESCALATION = {"expected_version": STALE, "to_tier": "critical_response", "reason": "r"}
+RECOMMENDATION = {"text": "Adopt a written policy"}
+CHANGE = {"status": "accepted"}
+MILESTONE_FORM = {"expected_version": str(STALE), "milestone": "scoping"}
+CLOSURE_FORM = {"expected_version": str(STALE), "outcome": "withdrawn", "closure-note": "n"}
+ESCALATION_FORM = {"expected_version": str(STALE), "to_tier": "critical_response", "reason": "r"}
+P_A = "/engagements/{engagement_A}"
+CHANGED = "409: admitted, the page says the engagement changed"
+ASSIGNMENT = {"tier": "cri_tac", "provider_id": "iacp", "reason": "r"}
+TRIAGE = "/triage/requests/{own_request}"
+# A page that showed no history: an admitted post is refused as stale, and changes nothing.
+TRIAGE_FORM = {"decisions_seen": str(STALE), "tier": "cri_tac", "provider_id": "iacp", "reason": "r"}
 E_A = "/v1/engagements/{engagement_A}"
 ADMITTED = "409: admitted, refused only by the stale version"
 
@@ -118,6 +155,27 @@ CELLS = [
     Cell("provider-A", "reads the provider registry", "routing", "GET", "/v1/providers", 403),
     Cell("service", "overrides a routing", "routing", "POST", "/v1/requests/{own_request}/assignment", 403, ASSIGNMENT),
     Cell("stranger", "reads the provider registry", "routing", "GET", "/v1/providers", 401),
+    # routing's staff pages: program staff signed in, nobody else; the API keeps its keys
+    Cell("staff-person", "opens the triage queue", "routing", "GET", "/triage", 200),
+    Cell("staff-person", "opens a request's triage page", "routing", "GET", TRIAGE, 200),
+    Cell("staff-person", "opens the provider registry page", "routing", "GET", "/providers", 200),
+    Cell("staff-person", "assigns on a request's triage page", "routing", "POST", f"{TRIAGE}/assignment", 409,
+         form=TRIAGE_FORM, outcome="409: admitted, the page says the request changed"),
+    Cell("agency-person", "opens the triage queue", "routing", "GET", "/triage", 403, check=_refused_page),
+    Cell("agency-person", "opens its request's triage page", "routing", "GET", TRIAGE, 403, check=_refused_page),
+    Cell("agency-person", "assigns on a request's triage page", "routing", "POST", f"{TRIAGE}/assignment", 403,
+         form=TRIAGE_FORM, check=_refused_page),
+    Cell("provider-A-person", "opens the triage queue", "routing", "GET", "/triage", 403, check=_refused_page),
+    Cell("provider-A-person", "opens the provider registry page", "routing", "GET", "/providers", 403,
+         check=_refused_page),
+    Cell("provider-A-person", "assigns on a request's triage page", "routing", "POST", f"{TRIAGE}/assignment", 403,
+         form=TRIAGE_FORM, check=_refused_page),
+    Cell("nobody", "opens the triage queue", "routing", "GET", "/triage", 303, outcome="303: to sign in",
+         check=_signs_in),
+    Cell("staff", "opens the triage queue with its key", "routing", "GET", "/triage", 303,
+         outcome="303: pages are for people signed in", check=_signs_in),
+    Cell("staff-person", "reads the provider registry API with a session", "routing", "GET", "/v1/providers", 401,
+         outcome="401: the API takes keys"),
     # engagements: staff and other systems read all; a provider its own; staff alone escalate
     Cell("staff", "lists engagements", "engagements", "GET", "/v1/engagements", 200, outcome="all",
          check=_sees_only("engagement_A", "engagement_B")),
@@ -168,7 +226,51 @@ CELLS = [
     Cell("staff", "reads the dashboard figures", "engagements", "GET", "/dashboard/summary", 200),
     Cell("service", "reads the dashboard figures", "engagements", "GET", "/dashboard/summary", 403),
     Cell("provider-A", "reads the dashboard figures", "engagements", "GET", "/dashboard/summary", 403),
-    Cell("nobody", "opens the dashboard", "engagements", "GET", "/dashboard", 401),
+    Cell("nobody", "reads the dashboard figures", "engagements", "GET", "/dashboard/summary", 401),
+    Cell("nobody", "opens the dashboard", "engagements", "GET", "/dashboard", 303, outcome="303: to sign in",
+         check=_signs_in),
+    Cell("staff-person", "opens the dashboard", "engagements", "GET", "/dashboard", 200),
+    Cell("staff-person", "follows the dashboard's figures", "engagements", "GET", "/dashboard/summary", 200),
+    Cell("provider-A-person", "opens the dashboard", "engagements", "GET", "/dashboard", 403, check=_refused_page),
+    Cell("agency-person", "opens the dashboard", "engagements", "GET", "/dashboard", 403, check=_refused_page),
+    # the provider workspace (pages): a provider its own engagements, staff all; agency people never
+    Cell("provider-A-person", "lists its engagements", "engagements", "GET", "/engagements", 200,
+         outcome="only its own", check=_page_lists_only("engagement_A")),
+    Cell("provider-B-person", "lists its engagements", "engagements", "GET", "/engagements", 200,
+         outcome="only its own", check=_page_lists_only("engagement_B")),
+    Cell("staff-person", "lists engagements", "engagements", "GET", "/engagements", 200, outcome="all",
+         check=_page_lists_only("engagement_A", "engagement_B")),
+    Cell("agency-person", "lists engagements", "engagements", "GET", "/engagements", 403, check=_refused_page),
+    Cell("nobody", "lists engagements", "engagements", "GET", "/engagements", 303, outcome="303: to sign in",
+         check=_signs_in),
+    Cell("provider-A-person", "opens its engagement", "engagements", "GET", P_A, 200),
+    Cell("staff-person", "opens provider-A's engagement", "engagements", "GET", P_A, 200),
+    Cell("provider-B-person", "opens provider-A's engagement", "engagements", "GET", P_A, 403, check=_refused_page),
+    Cell("agency-person", "opens the engagement of its request", "engagements", "GET", P_A, 403,
+         check=_refused_page),
+    Cell("provider-A-person", "records a milestone on its engagement", "engagements", "POST", f"{P_A}/milestones",
+         409, form=MILESTONE_FORM, outcome=CHANGED),
+    Cell("staff-person", "records a milestone", "engagements", "POST", f"{P_A}/milestones", 409,
+         form=MILESTONE_FORM, outcome=CHANGED),
+    Cell("provider-B-person", "records a milestone on provider-A's engagement", "engagements", "POST",
+         f"{P_A}/milestones", 403, form=MILESTONE_FORM, check=_refused_page),
+    Cell("agency-person", "records a milestone", "engagements", "POST", f"{P_A}/milestones", 403,
+         form=MILESTONE_FORM, check=_refused_page),
+    Cell("provider-A-person", "closes its engagement", "engagements", "POST", f"{P_A}/closure", 409,
+         form=CLOSURE_FORM, outcome=CHANGED),
+    Cell("provider-B-person", "closes provider-A's engagement", "engagements", "POST", f"{P_A}/closure", 403,
+         form=CLOSURE_FORM, check=_refused_page),
+    Cell("staff-person", "escalates an engagement", "engagements", "POST", f"{P_A}/escalation", 409,
+         form=ESCALATION_FORM, outcome=CHANGED),
+    Cell("provider-A-person", "escalates its engagement", "engagements", "POST", f"{P_A}/escalation", 403,
+         form=ESCALATION_FORM, check=_refused_page),
+    Cell("provider-A-person", "proposes a recommendation on its CRI-TAC engagement", "engagements", "POST",
+         f"{P_A}/recommendations", 409, form={"text": "Adopt a written policy"},
+         outcome="409: admitted, the page says what the lifecycle allows"),
+    Cell("provider-B-person", "proposes a recommendation on provider-A's engagement", "engagements", "POST",
+         f"{P_A}/recommendations", 403, form={"text": "Adopt a written policy"}, check=_refused_page),
+    Cell("provider-A-person", "changes an unknown recommendation of its engagement", "engagements", "POST",
+         f"{P_A}/recommendations/{{unknown}}", 404, form={"status": "accepted"}, outcome="404: admitted"),
     # notify: the delivery log names recipients; staff and other systems
     Cell("staff", "reads the delivery log", "notify", "GET", "/v1/deliveries", 200),
     Cell("service", "reads the delivery log", "notify", "GET", "/v1/deliveries", 200),
@@ -190,7 +292,24 @@ def keyed_system(private_system, tmp_path_factory):
     providers = Path(tmp_path_factory.mktemp("authorization")) / "providers.yaml"
     providers.write_text(yaml.safe_dump(registry))
     api_keys = json.dumps(dict(KEYS.values()))
-    return private_system(env={"CRI_API_KEYS": api_keys, "CRI_PROVIDERS_FILE": str(providers)})
+    staff = json.dumps({STAFF_EMAIL: "A. Rivera"})
+    return private_system(
+        env={
+            "CRI_API_KEYS": api_keys,
+            "CRI_PROVIDERS_FILE": str(providers),
+            "CRI_STAFF_EMAILS": staff,
+            "CRI_INTAKE_API_KEY": KEYS["service"][0],  # how routing's and engagements' pages ask intake
+        }
+    ), {p["provider_id"]: p["contact_email"] for p in registry["providers"]}
+
+
+async def _session(intake_url: str, maildir: Path, email: str) -> str:
+    """A session of the person `email`, signed in as a browser does: the emailed link, used once."""
+    async with httpx.AsyncClient(base_url=intake_url) as browser:
+        assert (await ask_for_link(browser, email)).status_code == 200
+        signed_in = await use_link(browser, await emailed_link(maildir, email))
+        assert signed_in.status_code == 303, signed_in.text
+        return browser.cookies[COOKIE]
 
 
 async def _engagement_of(client: httpx.AsyncClient, body: dict) -> tuple[str, dict]:
@@ -205,6 +324,7 @@ async def _engagement_of(client: httpx.AsyncClient, body: dict) -> tuple[str, di
 
 @pytest.fixture(scope="module")
 async def world(keyed_system) -> World:
+    keyed_system, mailboxes = keyed_system
     urls = {name: service.url for name, service in keyed_system.services.items()}
     async with httpx.AsyncClient(base_url=urls["intake"], headers=auth(KEYS["agency"][0])) as agency:
         own, status_a = await _engagement_of(agency, own_request())
@@ -220,20 +340,32 @@ async def world(keyed_system) -> World:
         "unknown": UNKNOWN_ID,
         "provider-B": providers["provider-B"],
     }
-    return World(urls, providers, ids)
+    people = {
+        "agency-person": own_request()["contact"]["email"],
+        "provider-A-person": mailboxes[providers["provider-A"]],
+        "provider-B-person": mailboxes[providers["provider-B"]],
+        "staff-person": STAFF_EMAIL,
+    }
+    maildir = keyed_system.infra.maildir
+    sessions = {person: await _session(urls["intake"], maildir, email) for person, email in people.items()}
+    return World(urls, providers, ids, sessions)
 
 
 @pytest.mark.parametrize("cell", CELLS, ids=str)
 async def test_who_may_call_what(world: World, cell: Cell) -> None:
     body = cell.body() if callable(cell.body) else cell.body
     params = {name: value.format_map(world.ids) for name, value in (cell.params or {}).items()}
+    form = None
+    if cell.form is not None:  # with the token of the caller's session, as the page would carry it
+        form = {**cell.form, "csrf_token": csrf_token(world.sessions.get(cell.caller, "none"))}
     async with httpx.AsyncClient(base_url=world.urls[cell.service], headers=world.headers(cell.caller)) as client:
-        response = await client.request(cell.method, cell.path.format_map(world.ids), json=body, params=params)
+        path = cell.path.format_map(world.ids)
+        response = await client.request(cell.method, path, json=body, data=form, params=params)
     assert response.status_code == cell.expected, response.text
     if cell.expected == 401:
         assert response.headers["WWW-Authenticate"] == "Bearer"
     if cell.check:
-        cell.check(world, response.json())
+        cell.check(world, response)
 
 
 async def test_a_staff_key_signs_a_browser_in_to_the_dashboard_with_a_cookie_that_opens_page_and_figures(world):
@@ -251,10 +383,61 @@ async def test_a_staff_key_signs_a_browser_in_to_the_dashboard_with_a_cookie_tha
 async def test_only_a_staff_key_signs_in_to_the_dashboard(world, key):
     async with httpx.AsyncClient(base_url=world.urls["engagements"]) as browser:
         refused = await browser.get("/dashboard/sign-in", params={"key": key})
-        page = await browser.get("/dashboard")
+        figures = await browser.get("/dashboard/summary")
     assert refused.status_code in (401, 403)
     assert "set-cookie" not in refused.headers
-    assert page.status_code == 401
+    assert figures.status_code == 401
+
+
+async def test_a_provider_key_records_in_its_own_name_only(world):
+    """What a provider's key records is recorded as that provider; a body cannot name anyone else."""
+    engagement = world.ids["engagement_A"]
+    provider = world.providers["provider-A"]
+    async with httpx.AsyncClient(base_url=world.urls["engagements"], headers=world.headers("provider-A")) as api:
+        as_someone = {"milestone": "scoping", "expected_version": 1, "recorded_by": f"staff:{STAFF_EMAIL}"}
+        refused = await api.post(f"/v1/engagements/{engagement}/milestones", json=as_someone)
+        recorded = await api.post(
+            f"/v1/engagements/{engagement}/milestones", json={"milestone": "scoping", "expected_version": 1}
+        )
+        timeline = (await api.get(f"/v1/engagements/{engagement}")).json()
+    assert refused.status_code == 422
+    assert recorded.status_code == 200, recorded.text
+    assert timeline["milestones"][-1]["recorded_by"] == f"provider:{provider}"
+    assert (timeline["audit_trail"][-1]["action"], timeline["audit_trail"][-1]["actor"]) == (
+        "milestone",
+        f"provider:{provider}",
+    )
+
+
+async def test_a_signed_in_provider_records_in_its_own_name(world):
+    """The same through the pages: the signed-in provider is who the milestone is recorded by."""
+    engagement = world.ids["engagement_B"]
+    provider = world.providers["provider-B"]
+    session = world.sessions["provider-B-person"]
+    form = {
+        "expected_version": "1",
+        "milestone": "scoping",
+        "scoping-note": "called the chief",
+        "csrf_token": csrf_token(session),
+    }
+    async with httpx.AsyncClient(
+        base_url=world.urls["engagements"], headers=world.headers("provider-B-person")
+    ) as browser:
+        posted = await browser.post(f"/engagements/{engagement}/milestones", data=form)
+    async with httpx.AsyncClient(base_url=world.urls["engagements"], headers=world.headers("staff")) as api:
+        timeline = (await api.get(f"/v1/engagements/{engagement}")).json()
+    assert posted.status_code == 303 and posted.headers["location"].startswith(f"/engagements/{engagement}")
+    assert timeline["audit_trail"][-1]["actor"] == f"provider:{provider}"
+    assert timeline["audit_trail"][-1]["reason"] == "called the chief"
+
+
+async def test_a_form_without_the_sessions_token_is_refused(world):
+    form = {**MILESTONE_FORM, "csrf_token": csrf_token("another-browser")}
+    async with httpx.AsyncClient(
+        base_url=world.urls["engagements"], headers=world.headers("provider-A-person")
+    ) as browser:
+        refused = await browser.post(f"/engagements/{world.ids['engagement_A']}/milestones", data=form)
+    assert refused.status_code == 403 and "This form has expired" in refused.text
 
 
 @pytest.mark.parametrize("service", ["intake", "routing", "engagements", "notify"])

@@ -58,7 +58,6 @@ async def test_escalation_closes_the_engagement_as_escalated_and_publishes_engag
     body = {
         "to_tier": "organizational_assessment",
         "reason": "the training surfaced systemic issues",
-        "escalated_by": "staff:k.ng",
         "expected_version": 1,
     }
     async with httpx.AsyncClient(base_url=system["engagements"].url, headers=STAFF) as api:
@@ -71,7 +70,8 @@ async def test_escalation_closes_the_engagement_as_escalated_and_publishes_engag
 
     (event,) = await eventually(published, what="EngagementEscalated on cri.engagements")
     assert (event["data"]["from_tier"], event["data"]["to_tier"]) == ("cri_tac", "organizational_assessment")
-    assert event["data"]["reason"] == body["reason"]
+    # Who escalated is the staff key's principal, never a name from the body.
+    assert (event["data"]["reason"], event["data"]["escalated_by"]) == (body["reason"], "staff:dev-staff")
 
 
 async def test_an_escalated_request_is_routed_to_the_new_tier_and_opens_a_linked_engagement(system, db):
@@ -79,7 +79,6 @@ async def test_an_escalated_request_is_routed_to_the_new_tier_and_opens_a_linked
     body = {
         "to_tier": "critical_response",
         "reason": "a critical incident occurred during the engagement",
-        "escalated_by": "staff:k.ng",
         "expected_version": 1,
     }
     async with httpx.AsyncClient(base_url=system["engagements"].url, headers=STAFF) as api:
@@ -107,7 +106,7 @@ async def test_an_escalated_request_is_routed_to_the_new_tier_and_opens_a_linked
 async def test_the_state_topic_rebuilds_the_portfolio_of_the_database_without_contact_data(system, db, infra):
     (engagement_id,) = await open_engagements(system["intake"].url, db)
     async with httpx.AsyncClient(base_url=system["engagements"].url, headers=STAFF) as api:
-        step = {"milestone": "scoping", "recorded_by": "iacp:a.rivera", "expected_version": 1}
+        step = {"milestone": "scoping", "expected_version": 1}
         assert (await api.post(f"/v1/engagements/{engagement_id}/milestones", json=step)).status_code == 200
     await eventually(lambda: outbox_drained(db), what="the engagements outbox to be published")
 

@@ -21,7 +21,7 @@ import yaml
 from aiosmtpd.controller import Controller
 
 from services.notify.channels import DELIVERY_HEADER, SIGNATURE_HEADER
-from services.notify.messages import verify
+from services.notify.domain.signatures import verify
 from services.routing.settings import RoutingSettings
 from shared.contract import topics
 from system.stack.ports import free_port

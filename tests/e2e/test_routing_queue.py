@@ -13,7 +13,7 @@ import pytest
 import yaml
 from aiokafka import AIOKafkaProducer
 
-from services.routing.policy import PROVIDERS_FILE
+from services.routing.settings import PROVIDERS_FILE
 from shared.contract.envelope import Envelope
 from shared.contract.events import EngagementClosed, ProviderRef
 from shared.contract.vocabulary import Tier

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import yaml
 
-from services.routing.policy import PROVIDERS_FILE
+from services.routing.settings import PROVIDERS_FILE
 from system.stack.ports import free_port
 from system.stack.runner import ServiceProcess
 from tests.support import SERVICE, eventually, sample_request

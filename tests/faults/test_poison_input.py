@@ -15,6 +15,7 @@ from aiokafka.errors import MessageSizeTooLargeError
 
 from shared.contract import topics
 from shared.contract.envelope import Envelope
+from shared.contract.events import EVENT_MODELS
 from shared.runtime.consumer import DEAD_LETTER_VALUE_LIMIT
 from shared.runtime.settings import ServiceSettings
 from system.access import SETUP
@@ -42,9 +43,9 @@ def poisons(event_type: str) -> dict[str, tuple[bytes, str]]:
     return {
         "malformed bytes": (b"\xff\xfe\x00 not json {", "not a valid event envelope: "),
         "JSON that is not an envelope": (b'{"hello": "world"}', "not a valid event envelope: "),
-        "unknown version": (
+        "newer version that does not read": (
             envelope(event_type, 99, {"request_id": str(uuid.uuid4())}),
-            f"{event_type} version 99 is newer than this consumer reads (1)",
+            f"{event_type} version 99 is newer than this consumer reads ({EVENT_MODELS[event_type].event_version})",
         ),
         "invalid payload": (envelope(event_type, 1, {"request_id": "not-a-uuid"}), f"invalid {event_type} v1: "),
     }
@@ -53,7 +54,7 @@ def poisons(event_type: str) -> dict[str, tuple[bytes, str]]:
 # Who must dead-letter a poison of each type: every consumer of the topic reads malformed bytes and non-envelopes;
 # a well-formed envelope only concerns the consumers that act on its type (the others skip it).
 CASES = [
-    (topics.REQUESTS.name, "RequestSubmitted", {"routing", "notify"}),
+    (topics.REQUESTS.name, "RequestSubmitted", {"routing", "engagements", "notify"}),
     (topics.REQUESTS.name, "RequestRouted", {"intake", "engagements", "notify"}),
     (topics.ENGAGEMENTS.name, "EngagementOpened", {"intake", "routing", "notify"}),
 ]
@@ -100,7 +101,9 @@ async def test_poison_is_dead_lettered_whole_with_its_reason_by_each_consumer_an
     expected = {
         (name, consumer)
         for name in cases
-        for consumer in (readers if name in ("unknown version", "invalid payload") else TOPIC_CONSUMERS[topic])
+        for consumer in (
+            readers if name in ("newer version that does not read", "invalid payload") else TOPIC_CONSUMERS[topic]
+        )
     }
     where = {(topic, partition, offset): name for name, (partition, offset, _) in placed.items()}
     letters: dict[tuple[str, str], dict] = {}

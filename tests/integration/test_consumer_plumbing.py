@@ -86,12 +86,26 @@ async def test_bytes_that_are_not_an_envelope_are_dead_lettered_with_the_origina
     assert await pool.fetchval("SELECT count(*) FROM applied") == 1
 
 
-async def test_an_event_version_newer_than_the_consumer_is_dead_lettered(pool):
+async def test_a_newer_compatible_version_with_unknown_fields_is_applied(pool):
     consumer = EventConsumer("test", pool, {RequestQueued: record_queued})
-    newer = queued().model_copy(update={"version": 2})
+    event = queued()
+    newer = event.model_copy(update={"version": 2, "data": {**event.data, "expected_wait_days": 12}})
     await consumer.apply_batch(records(newer.model_dump_json().encode()))
+    assert await pool.fetchval("SELECT reason FROM applied") == "full"
+    assert await dead_letters(pool) == []
+
+
+async def test_a_newer_version_that_does_not_read_is_dead_lettered_with_the_command_that_replays_it(pool):
+    consumer = EventConsumer("test", pool, {RequestQueued: record_queued})
+    event = queued()
+    newer = event.model_copy(update={"version": 3, "data": {**event.data, "reason": None}})
+    record = record_of(newer.model_dump_json().encode(), 7)
+    record.timestamp = int(datetime(2026, 12, 2, 7, 30, 15, 500_000, tzinfo=UTC).timestamp() * 1000)
+    await consumer.apply_batch([record])
     (letter,) = await dead_letters(pool)
-    assert "newer than this consumer reads" in letter["reason"]
+    assert letter["reason"].startswith("RequestQueued version 3 is newer than this consumer reads (1)")
+    assert letter["reason"].endswith("replay: cri replay cri.requests test --since 2026-12-02T07:30:15")
+    assert await pool.fetchval("SELECT count(*) FROM inbox") == 0  # nothing applied: the replay will apply it
 
 
 async def test_events_of_other_types_on_the_topic_are_skipped(pool):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from services.intake import store
+from services.intake import commands, store
 from services.intake.group_commit import GroupCommit, Submission
 from shared.contract.requests import RequestForAssistance
 from shared.runtime.outbox import unit_of_work
@@ -20,10 +20,15 @@ async def pool(schema_pool):
     return await schema_pool(MIGRATIONS)
 
 
-async def accept(pool, body: dict, key: str) -> store.Acceptance:
+async def accept(pool, body: dict, key: str) -> commands.Acceptance:
     async with unit_of_work(pool) as uow:
-        return await store.accept(
-            uow, RequestForAssistance.model_validate(body), "http", idempotency_key=key, key_ttl=timedelta(hours=24)
+        return await commands.submit_request(
+            store.PostgresStore(uow.conn),
+            uow,
+            RequestForAssistance.model_validate(body),
+            "http",
+            idempotency_key=key,
+            key_ttl=timedelta(hours=24),
         )
 
 

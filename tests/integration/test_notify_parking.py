@@ -5,13 +5,16 @@ from pathlib import Path
 
 import pytest
 
-from services.notify import store
-from services.notify.handlers import Notifications
-from services.notify.messages import Preferences, RequestFacts
+from services.notify import store, workers
+from services.notify.commands import Notifications
+from services.notify.domain.preferences import Preferences
+from services.notify.domain.request_facts import RequestFacts
+from services.notify.handlers import handlers
 from shared.contract.envelope import Envelope
 from shared.runtime.outbox import unit_of_work
 from tests.support import eventually
-from tests.unit.test_notify_messages import STAFF, opened, submitted
+from tests.unit.test_notify_planning import PROVIDER, STAFF, opened, routed, submitted
+from tests.unit.test_notify_withdrawals import withdrawn
 
 MIGRATIONS = Path(store.__file__).parent / "migrations"
 
@@ -23,7 +26,11 @@ async def pool(schema_pool):
 
 async def test_an_event_parked_by_one_replica_while_another_remembers_its_request_is_planned_by_the_sweep(pool):
     notifications = Notifications(STAFF, Preferences(), asyncio.Event())
-    on_event = notifications.on_event
+    handle = handlers(notifications)
+
+    async def on_event(uow, envelope, event) -> None:
+        await handle[type(event)](uow, envelope, event)
+
     request = submitted()
     opening = opened(RequestFacts.from_submitted(request))
 
@@ -38,7 +45,7 @@ async def test_an_event_parked_by_one_replica_while_another_remembers_its_reques
         await remember_request()
     assert await pool.fetchval("SELECT count(*) FROM parked_events") == 1
 
-    sweeping = asyncio.create_task(notifications.sweep_parked(pool, every_s=0.05))
+    sweeping = asyncio.create_task(workers.sweep_parked(pool, notifications, every_s=0.05))
     try:
 
         async def unparked() -> bool:
@@ -48,3 +55,23 @@ async def test_an_event_parked_by_one_replica_while_another_remembers_its_reques
     finally:
         sweeping.cancel()
     assert await pool.fetchval("SELECT count(*) FROM deliveries WHERE cause_event_type = 'EngagementOpened'") >= 1
+
+
+async def test_a_withdrawal_racing_routing_reaches_the_provider_in_either_order(pool):
+    """The provider a request was routed to and its withdrawal are remembered with the request's facts, so the
+    provider hears of the withdrawal whichever event comes first."""
+    handle = handlers(Notifications(STAFF, Preferences(), asyncio.Event()))
+    for order in ("routed first", "withdrawn first"):
+        request = submitted()
+        facts = RequestFacts.from_submitted(request)
+        events = [routed(facts), withdrawn(facts)]
+        for event in [request, *(events if order == "routed first" else reversed(events))]:
+            async with unit_of_work(pool) as uow:
+                await handle[type(event)](uow, Envelope.wrap(event, source="test", correlation_id="c"), event)
+        told = await pool.fetchval(
+            "SELECT count(*) FROM deliveries WHERE kind = 'request_withdrawn_provider' AND request_id = $1",
+            request.request_id,
+        )
+        assert told == 1, order
+        remembered = await store.request_facts(pool, request.request_id)
+        assert remembered.provider == PROVIDER and remembered.withdrawn_at is not None

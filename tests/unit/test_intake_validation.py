@@ -6,8 +6,8 @@ import json
 import pytest
 from pydantic import ValidationError
 
+from services.intake.domain.submissions import MAX_KEY_CHARS, parse_submission
 from services.intake.limits import refusal
-from services.intake.validation import MAX_KEY_CHARS, parse_submission
 from shared.contract.requests import RequestForAssistance
 from tests.support import sample_request
 

@@ -50,3 +50,71 @@ def test_a_service_imports_no_other_service_and_no_tooling(service):
         for path, names in imported_modules(ROOT / "services" / service).items()
     }
     assert {path: names for path, names in offending.items() if names} == {}
+
+
+SERVICES = ("intake", "routing", "engagements", "notify")
+# Every service has these roles, under these names; a reader who knows one service knows them all.
+ROLES = (
+    "__init__.py",
+    "__main__.py",
+    "settings.py",
+    "app.py",
+    "domain",
+    "commands.py",
+    "handlers.py",
+    "api.py",
+    "store.py",
+)
+IO_LIBRARIES = ("asyncpg", "aiokafka", "faststream", "fastapi", "starlette", "httpx", "aiosmtplib", "uvicorn", "yaml")
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_service_has_the_same_module_roles(service):
+    folder = ROOT / "services" / service
+    assert [role for role in ROLES if not (folder / role).exists()] == []
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_service_names_itself_once_in_its_package(service):
+    package = ast.parse((ROOT / "services" / service / "__init__.py").read_text())
+    names = {
+        target.id: node.value.value
+        for node in package.body
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    assert names.get("SERVICE") == service
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_domain_does_no_io(service):
+    """Pure decisions: nothing in domain/ imports a database, broker, HTTP, SMTP or file-format library, except the
+    data-file loader, which reads a file when called, never at import."""
+    offending = {
+        str(path): sorted(name for name in names if name.split(".")[0] in IO_LIBRARIES)
+        for path, names in imported_modules(ROOT / "services" / service / "domain").items()
+    }
+    assert {path: names for path, names in offending.items() if names} == {}
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_no_store_builds_an_event(service):
+    source = (ROOT / "services" / service / "store.py").read_text()
+    calls = [
+        node
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "wrap"
+    ]
+    assert calls == [], "events are built by commands, never by the store"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_no_api_reads_database_records(service):
+    api_modules = [path for path in (ROOT / "services" / service).glob("*.py") if path.name in ("api.py", "pages.py")]
+    offending = {
+        str(path.relative_to(ROOT)): names
+        for path in api_modules
+        if (names := sorted(n for n in imported_modules(path.parent)[path.relative_to(ROOT)] if n == "asyncpg"))
+    }
+    assert offending == {}

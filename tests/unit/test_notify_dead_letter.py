@@ -4,9 +4,9 @@ import base64
 import json
 from uuid import uuid4
 
-from services.notify.dispatch import dead_letter
+from services.notify.commands import dead_letter
 from shared.contract.events import DeadLettered
-from tests.unit.test_notify_messages import INCIDENT, NOW, facts, only, plan, routed
+from tests.unit.test_notify_planning import INCIDENT, NOW, facts, only, plan, routed
 
 REASON = "missing recipient address for the provider"
 

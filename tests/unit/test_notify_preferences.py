@@ -5,10 +5,21 @@ from pathlib import Path
 import pytest
 import yaml
 
-from services.notify.messages import Preferences, RecipientPreferences
-from services.notify.preferences import PreferencesError, load_preferences
+from services.notify.domain.preferences import Preferences, PreferencesError, RecipientPreferences, load_preferences
+from services.notify.domain.recipients import Recipient
 from shared.contract.events import ProviderRef
-from tests.unit.test_notify_messages import PROVIDER, facts, only, plan, routed, who
+from tests.unit.test_notify_planning import (
+    NO_PREFERENCES,
+    PROVIDER,
+    STAFF,
+    deadline_missed,
+    facts,
+    needs_review,
+    only,
+    plan,
+    routed,
+    who,
+)
 
 HOOK = "https://hooks.npi.example.org/cri"
 
@@ -74,7 +85,7 @@ def test_a_provider_webhook_belongs_to_its_provider_only():
         ({"by_address": {"a@example.org": {"channels": ["sms"]}}}, "by_address.a@example.org.channels"),
         ({"provider_webhooks": {"npi": "ftp://hooks.example.org"}}, "not an http(s) URL"),
         ({"recipients": {}}, "recipients: Extra inputs are not permitted"),
-        ("by_address: [unclosed", "not YAML"),
+        ("by_address: [unclosed", "preferences.yaml:1:22: expected ',' or ']'"),
     ],
 )
 def test_an_invalid_file_is_refused_with_the_reason(tmp_path, content, reason):
@@ -85,3 +96,29 @@ def test_an_invalid_file_is_refused_with_the_reason(tmp_path, content, reason):
 def test_a_missing_file_is_refused(tmp_path):
     with pytest.raises(PreferencesError, match="cannot read"):
         load_preferences(tmp_path / "absent.yaml")
+
+
+def test_by_default_everyone_gets_email_and_webhook_goes_where_a_url_exists():
+    mail_only = Recipient(role="staff", name="Staff", email="staff@example.gov")
+    assert NO_PREFERENCES.channels_for(mail_only, "review_needed_staff") == ["email"]
+    assert NO_PREFERENCES.channels_for(STAFF, "review_needed_staff") == ["email", "webhook"]
+
+
+def test_an_opted_out_kind_is_not_planned_for_that_recipient():
+    request = facts()
+    staff_opted_out = RecipientPreferences(opted_out=frozenset({"deadline_missed_staff"}))
+    planned = plan(deadline_missed(request), request, Preferences(by_address={STAFF.email: staff_opted_out}))
+    assert who(planned) == {("deadline_missed_provider", "provider", "email")}
+
+
+def test_channel_preferences_limit_the_channels():
+    request = facts()
+    preferences = Preferences(by_address={STAFF.email: RecipientPreferences(channels=frozenset({"webhook"}))})
+    assert who(plan(needs_review(request), request, preferences)) == {("review_needed_staff", "staff", "webhook")}
+
+
+def test_preferences_match_an_email_address_whatever_its_case():
+    request = facts()
+    agency_opted_out = RecipientPreferences(opted_out=frozenset({"request_routed_agency"}))
+    preferences = Preferences(by_address={"JLee@Springfield.example.gov": agency_opted_out})
+    assert who(plan(routed(request), request, preferences)) == {("assignment_provider", "provider", "email")}

@@ -4,8 +4,9 @@ from datetime import date
 
 import pytest
 
-from services.routing.override import InvalidAssignment, NoRoom, staff_decision
-from services.routing.policy import PROVIDERS_FILE, ProviderLoad, load_providers
+from services.routing.domain.override import InvalidAssignment, NoRoom, staff_decision
+from services.routing.domain.providers import ProviderLoad, load_providers
+from services.routing.settings import PROVIDERS_FILE
 from shared.contract.vocabulary import Tier
 
 TODAY = date(2026, 6, 1)

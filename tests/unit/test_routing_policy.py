@@ -1,7 +1,8 @@
 """The routing policy, as a specification: which tier a request goes to, which provider takes it, and when staff
 must decide instead. Pure: no I/O beyond reading the shipped policy and registry, and tmp_path."""
 
-from datetime import date, timedelta
+import re
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -10,21 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from services.routing.policy import (
-    POLICY_FILE,
-    PROVIDERS_FILE,
-    AgencyProfile,
-    Decision,
-    Policy,
-    PolicyError,
-    ProviderLoad,
-    ProviderRecord,
-    agency_profiles,
-    decide,
-    load_policy,
-    load_providers,
-    queue_priority,
-)
+from services.routing.domain.decision import Decision, decide
+from services.routing.domain.policy import Policy, PolicyError, load_policy
+from services.routing.domain.profiles import AgencyProfile, agency_profiles
+from services.routing.domain.providers import ProviderLoad, ProviderRecord, load_providers
+from services.routing.domain.queue import leaves_on_withdrawal, queue_priority
+from services.routing.settings import POLICY_FILE, PROVIDERS_FILE
 from shared.contract.requests import Agency, RequestForAssistance
 from shared.contract.vocabulary import AgencyType, CriticalAssistance, SystemicIssue, Tier, TopicArea, Urgency
 
@@ -123,7 +115,11 @@ def test_recent_high_profile_incident_asking_for_an_after_action_review_goes_to_
     decision = decide(a_request(topics=[], incident=an_incident()), idle(), POLICY, TODAY)
     assert (decision.outcome, decision.tier) == ("routed", Tier.CRITICAL_RESPONSE)
     assert decision.provider == BY_ID["national-policing-institute"]
-    assert decision.rules_fired == ["critical_response.recent_event", "critical_response.high_profile"]
+    assert decision.rules_fired == [
+        "critical_response.recent_event",
+        "critical_response.high_profile",
+        'text.officer_involved_shooting: "officer-involved shooting" in the incident summary',  # weight, recorded
+    ]
     assert decision.policy_version == POLICY.version
 
 
@@ -288,7 +284,8 @@ def test_cri_tac_provider_is_chosen_by_expertise_and_agency_profile(
 
 def test_a_full_provider_is_passed_over_for_the_next_best_with_room() -> None:
     loads = [ProviderLoad(r, r.capacity if r.provider_id == "iaclea" else 0, assigned_total=0) for r in PROVIDERS]
-    campus = a_request(agency=an_agency(type="campus", sworn_officers=40), topics=["campus_safety", "school_safety"])
+    # de_escalation: other specialists can take it (a full sole specialist makes it wait: test_routing_judgment.py)
+    campus = a_request(agency=an_agency(type="campus", sworn_officers=40), topics=["campus_safety", "de_escalation"])
     decision = decide(campus, loads, POLICY, TODAY)
     assert decision.outcome == "routed"
     assert decision.provider is not None
@@ -315,7 +312,7 @@ def test_request_is_queued_when_its_tier_has_no_active_provider() -> None:
 def test_a_provider_whose_partnership_ended_is_never_a_candidate() -> None:
     ended = BY_ID["iaclea"].model_copy(update={"valid_to": TODAY - timedelta(days=1)})
     records = [ended if r.provider_id == "iaclea" else r for r in PROVIDERS]
-    campus = a_request(agency=an_agency(type="campus", sworn_officers=40), topics=["campus_safety"])
+    campus = a_request(agency=an_agency(type="campus", sworn_officers=40), topics=["campus_safety", "de_escalation"])
     decision = decide(campus, idle(records), POLICY, TODAY)
     assert decision.provider is not None
     assert decision.provider.provider_id != "iaclea"
@@ -349,6 +346,20 @@ def test_equal_providers_take_turns_fairly(a_counts: tuple[int, int], b_counts: 
     decision = decide(a_request(topics=["de_escalation"]), loads, POLICY, TODAY)
     assert decision.provider is not None
     assert decision.provider.provider_id == chosen
+
+
+AGO = {days: datetime.combine(TODAY - timedelta(days=days), time(), UTC) for days in (1, 7, 30)}
+
+
+@pytest.mark.parametrize(
+    ("last_a", "last_b", "chosen"),
+    [(AGO[1], AGO[7], "twin-b"), (AGO[7], AGO[1], "twin-a"), (None, AGO[30], "twin-a"), (AGO[30], None, "twin-b")],
+    ids=["b-waited-longer", "a-waited-longer", "a-never-assigned", "b-never-assigned"],
+)
+def test_equals_take_turns_by_who_was_assigned_least_recently_not_by_name(last_a, last_b, chosen) -> None:
+    loads = [ProviderLoad(TWIN_A, 2, 9, last_a), ProviderLoad(TWIN_B, 2, 3, last_b)]
+    decision = decide(a_request(topics=["de_escalation"]), loads, POLICY, TODAY)
+    assert decision.provider is not None and decision.provider.provider_id == chosen
 
 
 def test_negative_load_counts_are_refused() -> None:
@@ -409,7 +420,7 @@ def test_a_routed_decision_without_a_provider_cannot_exist() -> None:
             "agency_profiles: small_agency_below_sworn exceeds a large-agency sworn threshold",
         ),
         ("missing_commitment: note", "missing_commitment: maybe", "rules.organizational_assessment.missing_commitment"),
-        ('version: "2026.1"', "version: 2026.1", "version: Input should be a valid string"),
+        ('version: "2026.2"', "version: 2026.2", "version: Input should be a valid string"),
     ],
     ids=["window", "precedence", "weight", "tier-weights", "conflict-pair", "thresholds", "enum", "version-type"],
 )
@@ -421,15 +432,15 @@ def test_invalid_policy_is_refused_naming_file_location_and_problem(
     (tmp_path / "policy.yaml").write_text(text.replace(shipped, edited))
     with pytest.raises(PolicyError) as refused:
         load_policy(tmp_path / "policy.yaml")
-    assert str(refused.value).startswith(f"policy.yaml: {problem}")
+    assert re.match(rf"{re.escape(str(tmp_path / 'policy.yaml'))}:\d+: {re.escape(problem)}", str(refused.value))
 
 
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        ('version: "1"\nprecedence: [cri_tac, critical_response\n', "line 3, column 1: expected ',' or ']'"),
-        ('version: "1"\nversion: "2"\n', "line 2, column 1: duplicate key 'version'"),
-        ("- just a list\n", "(top level): Input should be a valid dictionary"),
+        ('version: "1"\nprecedence: [cri_tac, critical_response\n', ":3:1: expected ',' or ']'"),
+        ('version: "1"\nversion: "2"\n', ":2:1: duplicate key 'version'"),
+        ("- just a list\n", ": (top level): Input should be a valid dictionary"),
     ],
     ids=["syntax", "duplicate-key", "not-a-mapping"],
 )
@@ -437,7 +448,7 @@ def test_malformed_policy_yaml_is_refused_with_line_and_column(tmp_path: Path, t
     (tmp_path / "policy.yaml").write_text(text)
     with pytest.raises(PolicyError) as refused:
         load_policy(tmp_path / "policy.yaml")
-    assert str(refused.value).startswith(f"policy.yaml: {problem}")
+    assert str(refused.value).startswith(f"{tmp_path / 'policy.yaml'}{problem}")
 
 
 @pytest.mark.parametrize(
@@ -466,7 +477,7 @@ def test_invalid_provider_registry_is_refused_naming_file_location_and_problem(
     (tmp_path / "providers.yaml").write_text(text.replace(shipped, edited))
     with pytest.raises(PolicyError) as refused:
         load_providers(tmp_path / "providers.yaml")
-    assert str(refused.value).startswith(f"providers.yaml: {problem}")
+    assert re.match(rf"{re.escape(str(tmp_path / 'providers.yaml'))}:\d+: {re.escape(problem)}", str(refused.value))
 
 
 # --- properties over any valid request ----------------------------------------------------------------------
@@ -536,10 +547,17 @@ provider_loads = made_up_providers() | shipped_providers
 @given(request=requests, loads=provider_loads)
 def test_every_request_gets_one_complete_outcome(request: RequestForAssistance, loads: list[ProviderLoad]) -> None:
     decision = decide(request, loads, POLICY, TODAY)
-    eligible = {
+    topics = set(request.assistance.topic_areas)
+    eligible = {  # a provider without expertise in any topic asked for is no candidate where generalists are not
         load.record.provider_id: load
         for load in loads
-        if load.record.tier == decision.tier and load.record.active_on(TODAY)
+        if load.record.tier == decision.tier
+        and load.record.active_on(TODAY)
+        and (
+            decision.tier in POLICY.provider_choice.generalists_allowed
+            or not topics
+            or topics & set(load.record.expertise)
+        )
     }
     if decision.outcome == "needs_review":
         assert decision.tier is None
@@ -585,3 +603,29 @@ def test_routing_again_and_again_never_exceeds_any_capacity(
         assert active[chosen.provider_id] < chosen.capacity
         active[chosen.provider_id] += 1
     assert decision.outcome != "routed"
+
+
+PROGRAM_WORDS = [phrase for term in POLICY.lexicon.terms for phrase in term.phrases] + ["no protests", "training"]
+
+
+@PROPERTY
+@given(request=requests, loads=provider_loads, words=st.lists(st.sampled_from(PROGRAM_WORDS), min_size=1, max_size=4))
+def test_what_the_agency_wrote_never_routes_a_request_elsewhere_without_staff(
+    request: RequestForAssistance, loads: list[ProviderLoad], words: list[str]
+) -> None:
+    """Read with the lexicon, a request is decided as without it, or goes to staff: words alone never move it."""
+    written = request.model_copy(
+        update={"assistance": request.assistance.model_copy(update={"description": ". ".join(words)})}
+    )
+    read = decide(written, loads, POLICY, TODAY)
+    unread = decide(written, loads, POLICY.model_copy(update={"lexicon": None}), TODAY)
+    if read.outcome != "needs_review":
+        assert (read.outcome, read.tier, read.provider) == (unread.outcome, unread.tier, unread.provider)
+        assert [rule for rule in read.rules_fired if not rule.startswith("text.")] == unread.rules_fired
+
+
+@pytest.mark.parametrize(
+    ("outcome", "leaves"), [("queued", True), ("needs_review", True), ("routed", False), ("withdrawn", False)]
+)
+def test_a_withdrawal_takes_out_only_a_request_still_waiting_which_holds_no_place(outcome, leaves):
+    assert leaves_on_withdrawal(outcome) is leaves

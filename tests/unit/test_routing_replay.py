@@ -4,16 +4,11 @@ are reported, each with its request, what was decided and what would be."""
 from datetime import date
 from uuid import uuid4
 
-from services.routing.policy import (
-    POLICY_FILE,
-    PROVIDERS_FILE,
-    Policy,
-    ProviderLoad,
-    decide,
-    load_policy,
-    load_providers,
-)
-from services.routing.replay import Outcome, PastRequest, replay
+from services.routing.domain.decision import decide
+from services.routing.domain.policy import Policy, load_policy
+from services.routing.domain.providers import ProviderLoad, load_providers
+from services.routing.domain.what_if import Outcome, PastRequest, replay
+from services.routing.settings import POLICY_FILE, PROVIDERS_FILE
 from shared.contract.requests import RequestForAssistance
 from tests.support import sample_request
 

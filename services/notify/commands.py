@@ -1,0 +1,204 @@
+"""Notify's use cases.
+
+Recording, in the consumer's unit of work: remember a request, plan who hears of an event and record one pending
+delivery each; an event about a request not yet on record is parked until its RequestSubmitted comes.
+Dispatching: attempt a claimed delivery, then settle a batch of attempts in one unit of work, emitting
+NotificationSent, NotificationFailed and the DeadLettered of each delivery given up.
+"""
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+from services.notify import SERVICE, store
+from services.notify.domain.deliveries import DeliveryFailed
+from services.notify.domain.planning import PlannedNotification, plan_notifications
+from services.notify.domain.preferences import Preferences
+from services.notify.domain.recipients import Recipient
+from services.notify.domain.rendering import RenderedMessage, RenderError, render
+from services.notify.domain.request_facts import RequestFacts
+from services.notify.domain.retries import RetryPolicy
+from services.notify.store import ClaimedDelivery
+from shared.contract.envelope import Envelope, EventData
+from shared.contract.events import (
+    EVENT_MODELS,
+    NotificationFailed,
+    NotificationSent,
+    RequestRouted,
+    RequestSubmitted,
+    RequestWithdrawn,
+    parse_event,
+)
+from shared.contract.ids import derived_id
+from shared.runtime.consumer import dead_lettered
+from shared.runtime.outbox import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+_DEAD_LETTER_NAMESPACE = UUID("0b7f6a52-3c1e-4d8e-9a61-2f4c9e5d7b13")
+
+
+class Notifications:
+    """Records who hears of each event. `recorded` is set once recorded deliveries are committed, to wake the
+    dispatcher."""
+
+    def __init__(self, staff: Recipient, preferences: Preferences, recorded: asyncio.Event) -> None:
+        self._staff = staff
+        self._preferences = preferences
+        self._recorded = recorded
+
+    async def notify_of_request(self, uow: UnitOfWork, envelope: Envelope, event: RequestSubmitted) -> None:
+        """Remember a submitted request, record who hears of it, then plan the events parked waiting for it."""
+        facts = RequestFacts.from_submitted(event)
+        await store.remember_request(uow.conn, facts)
+        await self._plan_and_record(uow, envelope, event, facts)
+        await self.plan_parked(uow, facts.request_id)
+
+    async def notify_of_event(self, uow: UnitOfWork, envelope: Envelope, event: EventData) -> None:
+        """Record who hears of an event about a request; park it while its request is not on record."""
+        request_id = getattr(event, "request_id", None)
+        facts = await store.request_facts(uow.conn, request_id)
+        if facts is None and request_id is not None:
+            # Engagement events travel on another topic and may overtake the RequestSubmitted they follow.
+            await store.park(uow.conn, envelope, request_id)
+            return
+        await self._plan_and_record(uow, envelope, event, facts)
+
+    async def plan_parked(self, uow: UnitOfWork, request_id: UUID | None = None) -> int:
+        """Plan the events parked for a request now remembered (for every remembered request when none is named:
+        the sweep). Two replicas can overlap: one parks an event while the other remembers its request and finds
+        nothing parked yet (neither sees the other's uncommitted rows); the sweep finds those, without a lock on
+        every event."""
+        found = await store.unpark_remembered(uow.conn, request_id)
+        for parked, facts in found:
+            await self._plan_and_record(uow, parked, parse_event(parked), facts)
+        return len(found)
+
+    async def _plan_and_record(
+        self, uow: UnitOfWork, envelope: Envelope, event: EventData, facts: RequestFacts | None
+    ) -> None:
+        planned = plan_notifications(envelope, event, request=facts, staff=self._staff, preferences=self._preferences)
+        await store.record_deliveries(uow.conn, envelope, planned)
+        if planned:
+            uow.after_commit(self._recorded.set)
+        if facts is not None:
+            await _learn(uow, event)
+
+
+async def _learn(uow: UnitOfWork, event: EventData) -> None:
+    """Remember what a later event says that a withdrawal needs: the provider a request went to, and that it
+    was withdrawn (the two can come in either order when they race)."""
+    if isinstance(event, RequestRouted):
+        await store.remember_fact(uow.conn, event.request_id, "provider", event.provider.model_dump(mode="json"))
+    elif isinstance(event, RequestWithdrawn):
+        await store.remember_fact(uow.conn, event.request_id, "withdrawn_at", event.withdrawn_at.isoformat())
+
+
+class Sender(Protocol):
+    """Sends a rendered message on its notification's channel, raising DeliveryFailed (`channels.Channels`)."""
+
+    async def deliver(self, delivery_id: UUID, planned: PlannedNotification, rendered: RenderedMessage) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """How one try of a claimed delivery went; without a `failure`, its receiver accepted it."""
+
+    delivery: ClaimedDelivery
+    failure: DeliveryFailed | None
+
+
+async def attempt(sender: Sender, delivery: ClaimedDelivery) -> Attempt:
+    """Render and send one delivery; the outcome, not an exception, says how it went."""
+    planned = delivery.planned
+    try:
+        if planned.address is None:
+            raise DeliveryFailed(f"missing recipient address for the {planned.recipient.role}", permanent=True)
+        try:
+            rendered = render(planned)
+        except RenderError as exc:
+            raise DeliveryFailed(f"template error: {exc.reason}", permanent=True) from exc
+        await sender.deliver(delivery.delivery_id, planned, rendered)
+    except DeliveryFailed as exc:
+        return Attempt(delivery, exc)
+    except Exception as exc:  # noqa: BLE001 - a surprise in one send must not stop the dispatcher
+        log.exception("notification %s: unexpected error", delivery.delivery_id)
+        return Attempt(delivery, DeliveryFailed(f"unexpected error: {exc!r}", permanent=False))
+    return Attempt(delivery, None)
+
+
+async def settle(uow: UnitOfWork, attempts: Sequence[Attempt], retries: RetryPolicy, rng: random.Random) -> None:
+    """Record how a batch of attempts went, in one unit of work (settling one by one cost notify a fifth of its
+    time): the accepted are marked sent in one statement and announced; each other is tried again later, or,
+    failing for good, failed, announced and dead-lettered."""
+    await store.mark_sent(uow.conn, [done.delivery.delivery_id for done in attempts if done.failure is None])
+    for done in attempts:
+        now, delivery, failure = datetime.now(UTC), done.delivery, done.failure
+        if failure is None:
+            uow.publish(_announce(NotificationSent(**_facts_of(delivery), sent_at=now), delivery))
+        elif (reason := retries.given_up(failure, delivery.attempts)) is not None:
+            await store.mark_failed(uow.conn, delivery.delivery_id, reason)
+            failed = NotificationFailed(
+                **_facts_of(delivery), reason=reason, permanent=failure.permanent, failed_at=now
+            )
+            uow.publish(_announce(failed, delivery))
+            uow.publish(dead_letter(delivery.delivery_id, delivery.correlation_id, delivery.planned, reason, now))
+            log.warning("notification %s failed: %s", delivery.delivery_id, reason)
+        else:
+            delay = retries.delay(delivery.attempts, rng)
+            await store.retry_later(uow.conn, delivery.delivery_id, failure.reason, delay)
+
+
+def _facts_of(delivery: ClaimedDelivery) -> dict[str, Any]:
+    """What NotificationSent and NotificationFailed say of a delivery."""
+    planned = delivery.planned
+    return {
+        "delivery_id": delivery.delivery_id,
+        "request_id": planned.request_id,
+        "cause_event_id": planned.cause_event_id,
+        "cause_event_type": planned.cause_event_type,
+        "recipient_role": planned.recipient.role,
+        "channel": planned.channel,
+        "attempts": delivery.attempts,
+    }
+
+
+def _announce(event: NotificationSent | NotificationFailed, delivery: ClaimedDelivery) -> Envelope:
+    return Envelope.wrap(event, source=SERVICE, correlation_id=delivery.correlation_id)
+
+
+def dead_letter(
+    delivery: UUID, correlation_id: str, planned: PlannedNotification, reason: str, now: datetime
+) -> Envelope:
+    """The dead letter of a notification given up on, with an id derived from its delivery so it is recorded once.
+
+    It names the delivery and its cause, not the message: the rendered text may be confidential, and the delivery
+    log (`GET /v1/deliveries/{id}`) holds the rest. A delivery is not a record, so partition and offset are -1.
+    """
+    value = {
+        "delivery_id": str(delivery),
+        "cause_event_id": str(planned.cause_event_id),
+        "cause_event_type": planned.cause_event_type,
+        "kind": planned.kind,
+        "role": planned.recipient.role,
+        "channel": planned.channel,
+        "request_id": str(planned.request_id) if planned.request_id else None,
+    }
+    return dead_lettered(
+        SERVICE,
+        derived_id(_DEAD_LETTER_NAMESPACE, delivery),
+        source_topic=EVENT_MODELS[planned.cause_event_type].topic,
+        source_partition=-1,
+        source_offset=-1,
+        key=None,
+        value=json.dumps(value, sort_keys=True).encode(),
+        headers={"correlation-id": correlation_id, "event-type": planned.cause_event_type},
+        reason=reason,
+        at=now,
+    )

@@ -1,0 +1,195 @@
+"""Intake's commands against an in-memory store: what is recorded, what is recognised as recorded already, and
+which events go out. The SQL itself (retention of keys, concurrent submissions) is proved on PostgreSQL in
+tests/integration/test_intake_store.py."""
+
+import json
+from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid4
+
+import pytest
+
+from services.intake import commands
+from services.intake.commands import IdempotencyConflict, InboundRecord, NotYours
+from services.intake.domain.status import StatusChange
+from services.intake.domain.submissions import agency_key
+from services.intake.store import KeyUse
+from shared.contract.envelope import Envelope
+from shared.contract.events import RequestQueued, RequestSubmitted, SubmissionRejected
+from shared.contract.requests import RequestForAssistance
+from shared.contract.vocabulary import Tier
+from shared.runtime.auth import Principal, Role
+from tests.support import sample_request, unique
+
+TTL = timedelta(hours=24)
+
+
+class MemoryStore:
+    """Intake's tables as dictionaries; keys never expire here."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, KeyUse] = {}
+        self.requests: dict[UUID, tuple[str, str | None]] = {}  # request_id -> (agency key, client reference)
+        self.statuses: list[tuple[UUID, UUID, str]] = []
+
+    async def claim_key(self, key: str, body_sha256: bytes, request_id: UUID, ttl: timedelta) -> KeyUse | None:
+        if key in self.keys:
+            return self.keys[key]
+        self.keys[key] = KeyUse(body_sha256, request_id)
+        return None
+
+    async def point_key(self, key: str, request_id: UUID) -> None:
+        self.keys[key] = KeyUse(self.keys[key].body_sha256, request_id)
+
+    async def record_request(self, submitted: RequestSubmitted, *, event_id: UUID, agency_key: str) -> UUID:
+        reference = submitted.request.client_reference
+        if reference is not None:
+            for earlier, known in self.requests.items():
+                if known == (agency_key, reference):
+                    return earlier
+        self.requests[submitted.request_id] = (agency_key, reference)
+        return submitted.request_id
+
+    async def record_status(self, request_id: UUID, event_id: UUID, at: datetime, change: StatusChange) -> None:
+        self.statuses.append((request_id, event_id, change.status))
+
+
+class MemoryOutbox:
+    def __init__(self) -> None:
+        self.published: list[Envelope] = []
+
+    def publish(self, envelope: Envelope) -> None:
+        self.published.append(envelope)
+
+
+@pytest.fixture
+def store() -> MemoryStore:
+    return MemoryStore()
+
+
+@pytest.fixture
+def outbox() -> MemoryOutbox:
+    return MemoryOutbox()
+
+
+def a_request(**overrides: object) -> RequestForAssistance:
+    return RequestForAssistance.model_validate(sample_request(**overrides))
+
+
+async def submit(store, outbox, request: RequestForAssistance, key: str | None = None) -> commands.Acceptance:
+    return await commands.submit_request(store, outbox, request, "http", idempotency_key=key, key_ttl=TTL)
+
+
+def inbound(value: bytes, offset: int = 7, **headers: str) -> InboundRecord:
+    """A record at `offset` of partition 3; `correlation_id=` gives the header `correlation-id`."""
+    return InboundRecord(
+        value=value,
+        headers={name.replace("_", "-"): v for name, v in headers.items()},
+        key="CASE-1",
+        topic="cri.intake.submissions",
+        partition=3,
+        offset=offset,
+    )
+
+
+async def test_a_new_request_is_recorded_and_its_request_submitted_event_emitted(store, outbox):
+    request = a_request()
+
+    accepted = await submit(store, outbox, request)
+
+    assert accepted.replayed is False
+    assert store.requests[accepted.request_id][0] == agency_key(request.agency)
+    [envelope] = outbox.published
+    assert (envelope.type, envelope.source, envelope.key) == ("RequestSubmitted", "intake", str(accepted.request_id))
+    assert envelope.correlation_id == str(accepted.request_id)
+    event = RequestSubmitted.model_validate(envelope.data)
+    assert (event.request_id, event.channel, event.request) == (accepted.request_id, "http", request)
+
+
+async def test_the_same_key_with_the_same_body_answers_the_first_request_and_emits_nothing_more(store, outbox):
+    request, key = a_request(), unique("key")
+
+    first = await submit(store, outbox, request, key)
+    again = await submit(store, outbox, request.model_copy(), key)
+
+    assert (again.request_id, again.replayed) == (first.request_id, True)
+    assert len(store.requests) == len(outbox.published) == 1
+
+
+async def test_the_same_key_with_another_body_is_a_conflict_and_records_nothing(store, outbox):
+    key = unique("key")
+    await submit(store, outbox, a_request(), key)
+
+    with pytest.raises(IdempotencyConflict):
+        await submit(store, outbox, a_request(), key)
+    assert len(store.requests) == len(outbox.published) == 1
+
+
+async def test_an_agency_sending_its_client_reference_again_gets_its_first_request(store, outbox):
+    first_request = a_request(client_reference="CASE-9")
+    second_request = first_request.model_copy(update={"assistance": a_request().assistance})
+    second_key = unique("key")
+
+    first = await submit(store, outbox, first_request, unique("key"))
+    second = await submit(store, outbox, second_request, second_key)
+
+    assert (second.request_id, second.replayed) == (first.request_id, True)
+    assert store.keys[second_key].request_id == first.request_id  # a replay of the second key finds it too
+    assert len(outbox.published) == 1
+
+
+async def test_an_invalid_inbound_record_is_answered_with_one_rejection_however_often_it_comes(store, outbox):
+    body = json.dumps(sample_request(agency__sworn_officers="many")).encode()
+
+    for _ in range(2):
+        await commands.submit_inbound(
+            store, outbox, inbound(body, correlation_id="cms-7"), max_bytes=64 * 1024, key_ttl=TTL
+        )
+
+    first, redelivered = outbox.published
+    assert first.event_id == redelivered.event_id
+    assert (first.type, first.correlation_id, first.key) == ("SubmissionRejected", "cms-7", "CASE-1")
+    rejection = SubmissionRejected.model_validate(first.data)
+    assert [(e.loc, e.type) for e in rejection.errors] == [(["agency", "sworn_officers"], "int_parsing")]
+    assert rejection.publisher_correlation_id == "cms-7"
+    assert store.requests == {}
+
+
+async def test_a_redelivered_inbound_record_is_accepted_once(store, outbox):
+    body = json.dumps(sample_request()).encode()
+
+    for _ in range(2):
+        await commands.submit_inbound(store, outbox, inbound(body), max_bytes=64 * 1024, key_ttl=TTL)
+
+    [envelope] = outbox.published
+    assert RequestSubmitted.model_validate(envelope.data).channel == "kafka"
+    assert list(store.keys) == ["kafka:cri.intake.submissions:3:7"]
+
+
+async def test_an_inbound_key_used_with_another_body_is_rejected_at_that_header(store, outbox):
+    key = unique("key")
+    for offset, body in enumerate((sample_request(), sample_request())):
+        record = inbound(json.dumps(body).encode(), offset, idempotency_key=key)
+        await commands.submit_inbound(store, outbox, record, max_bytes=64 * 1024, key_ttl=TTL)
+
+    accepted, rejected = outbox.published
+    assert (accepted.type, rejected.type) == ("RequestSubmitted", "SubmissionRejected")
+    [error] = SubmissionRejected.model_validate(rejected.data).errors
+    assert (error.loc, error.type) == (["headers", "idempotency-key"], "idempotency_conflict")
+
+
+async def test_a_followed_event_moves_its_request_and_emits_nothing(store, outbox):
+    event = RequestQueued(request_id=uuid4(), tier=Tier.CRI_TAC, reason="no capacity", queued_at=datetime.now(UTC))
+    envelope = Envelope.wrap(event, source="routing", correlation_id="c")
+
+    await commands.track_status(store, envelope, event)
+
+    assert store.statuses == [(event.request_id, envelope.event_id, "queued")]
+    assert outbox.published == []
+
+
+def test_an_agency_acts_for_itself_only_other_systems_and_staff_for_any():
+    agency = Principal(role=Role.AGENCY, subject="ori:IL0840000")
+    commands.ensure_acts_for(agency, "ori:IL0840000", "not yours")
+    commands.ensure_acts_for(Principal(role=Role.STAFF, subject="dev-staff"), "ori:IL0840000", "not yours")
+    with pytest.raises(NotYours, match="not yours"):
+        commands.ensure_acts_for(agency, "ori:IL0990000", "not yours")
