@@ -30,7 +30,8 @@ from tests.support import SERVICE, STAFF, eventually, sample_request
 pytestmark = pytest.mark.e2e
 
 SECRET = "e2e-webhook-secret"
-INCIDENT = "Officer-involved shooting on Elm Street; the family has not yet been told."
+# No word of a Critical Response in it (docs/routing.md, the lexicon): a CRI-TAC request naming one goes to staff.
+INCIDENT = "An officer's use of force on Elm Street was filmed by a bystander; the family has not yet been told."
 # Per CRI-TAC request: acknowledgement, routing and opening to the agency, the assignment to the provider by email
 # and by the webhook the preferences file gives every CRI-TAC provider.
 CRI_TAC_DELIVERIES = 5
