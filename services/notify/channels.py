@@ -2,6 +2,7 @@
 each failure classified (`DeliveryFailed`, permanent or not)."""
 
 import time
+from collections.abc import Mapping
 from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
@@ -24,8 +25,12 @@ DELIVERY_HEADER = "X-CRI-Delivery-Id"
 
 
 class Channels:
-    def __init__(self, settings: NotifySettings, http: httpx.AsyncClient, smtp: SmtpSessions) -> None:
+    def __init__(
+        self, settings: NotifySettings, http: httpx.AsyncClient, smtp: SmtpSessions, secrets: Mapping[str, str]
+    ) -> None:
+        """`secrets`: each webhook receiver's own signing secret, by URL (domain.signatures.receiver_secrets)."""
         self._settings = settings
+        self._secrets = secrets
         self._http = http
         self._smtp = smtp
         self._envelope_sender = parseaddr(settings.mail_from)[1]
@@ -62,11 +67,14 @@ class Channels:
             raise DeliveryFailed(f"SMTP server unreachable: {exc}", permanent=False) from exc
 
     async def _webhook(self, delivery_id: UUID, planned: PlannedNotification, rendered: RenderedMessage) -> None:
+        secret = self._secrets.get(planned.address)
+        if secret is None:  # checked at start for every configured receiver; never signed with another's secret
+            raise DeliveryFailed("no signing secret of its own for this webhook receiver", permanent=True)
         body = webhook_body(planned, rendered)
         headers = {
             "Content-Type": "application/json",
             DELIVERY_HEADER: str(delivery_id),
-            SIGNATURE_HEADER: sign(body, self._settings.webhook_secret, int(time.time())),
+            SIGNATURE_HEADER: sign(body, secret, int(time.time())),
         }
         try:
             response = await self._http.post(

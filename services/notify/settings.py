@@ -1,8 +1,25 @@
+import json
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field, SecretStr
+from pydantic_settings import NoDecode
 
 from shared.runtime.settings import ServiceSettings
+
+
+def parse_webhook_secrets(value: Any) -> dict[str, SecretStr]:
+    """`CRI_WEBHOOK_SECRETS`: JSON {"<receiver URL>": "<its signing secret>"}, or empty for none."""
+    if isinstance(value, str | bytes):
+        try:
+            value = json.loads(value) if value.strip() else {}
+        except ValueError as exc:
+            raise ValueError(f"CRI_WEBHOOK_SECRETS is not valid JSON ({exc.__class__.__name__})") from None
+    if not isinstance(value, dict) or not all(
+        isinstance(url, str) and isinstance(secret, str | SecretStr) for url, secret in value.items()
+    ):
+        raise ValueError('CRI_WEBHOOK_SECRETS must be a JSON object: {"<receiver URL>": "<secret>"}')
+    return {url: SecretStr(secret) if isinstance(secret, str) else secret for url, secret in value.items()}
 
 
 class NotifySettings(ServiceSettings):
@@ -22,7 +39,12 @@ class NotifySettings(ServiceSettings):
     preferences_file: Path | None = Field(
         default=None, description="YAML of channel preferences, opt-outs and provider webhooks (none: defaults)."
     )
-    webhook_secret: str = Field(default="dev-webhook-secret", description="HMAC-SHA256 key for webhook signatures.")
+    # NoDecode: parse_webhook_secrets reads the JSON itself (and never echoes a secret in its errors).
+    webhook_secrets: Annotated[dict[str, SecretStr], NoDecode, BeforeValidator(parse_webhook_secrets)] = Field(
+        default_factory=dict,
+        description='HMAC-SHA256 key of each webhook receiver, JSON {"<receiver URL>": "<secret>"}: the staff '
+        "webhook and every provider webhook needs its own (notify refuses to start otherwise).",
+    )
     webhook_timeout_s: float = 5.0
     max_attempts: int = Field(default=8, ge=1)
     retry_base_s: float = Field(default=1.0, gt=0)

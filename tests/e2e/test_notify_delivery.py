@@ -29,7 +29,6 @@ from tests.support import SERVICE, STAFF, eventually, sample_request
 
 pytestmark = pytest.mark.e2e
 
-SECRET = "e2e-webhook-secret"
 # No word of a Critical Response in it (docs/routing.md, the lexicon): a CRI-TAC request naming one goes to staff.
 INCIDENT = "An officer's use of force on Elm Street was filmed by a bystander; the family has not yet been told."
 # Per CRI-TAC request: acknowledgement, routing and opening to the agency, the assignment to the provider by email
@@ -68,20 +67,30 @@ class SmtpServer:
 
 
 class WebhookReceiver:
-    """An HTTP receiver that checks each signature like a real receiver would, and answers `status`."""
+    """An HTTP server standing for every webhook receiver (one path each: /staff, /<provider id>), which checks
+    each signature like a real receiver would, with that receiver's own secret, and answers `status`."""
 
     def __init__(self) -> None:
         self.received: list[dict] = []  # every request, whatever was answered
         self.status = 200
+        self.secrets: dict[str, str] = {}  # path -> the secret of the receiver at that path
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's hook name
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                header = self.headers[SIGNATURE_HEADER]
                 receiver.received.append(
                     {
                         "delivery_id": self.headers[DELIVERY_HEADER],
-                        "verified": verify(body, self.headers[SIGNATURE_HEADER], SECRET, 300, time.time()),
+                        "path": self.path,
+                        # With its own secret; and which receivers' secrets it verifies with (only its own).
+                        "verified": verify(body, header, receiver.secrets.get(self.path, ""), 300, time.time()),
+                        "verifies_with": sorted(
+                            path
+                            for path, secret in receiver.secrets.items()
+                            if verify(body, header, secret, 300, time.time())
+                        ),
                         "body": json.loads(body),
                         "answered": receiver.status,
                     }
@@ -135,6 +144,8 @@ def notify_system(private_system, smtp, webhooks, tmp_path_factory):
     cri_tac = [p["provider_id"] for p in registry["providers"] if p["tier"] == "cri_tac"]
     preferences = home / "preferences.yaml"
     preferences.write_text(yaml.safe_dump({"provider_webhooks": {p: f"{webhooks.url}/{p}" for p in cri_tac}}))
+    # One signing secret per receiver (issue 16): staff's and each CRI-TAC provider's webhook its own.
+    webhooks.secrets = {f"/{who}": f"e2e-webhook-secret-of-{who}" for who in ("staff", *cri_tac)}
     return private_system(
         names=("intake", "routing", "engagements", "notify"),
         env={
@@ -142,7 +153,9 @@ def notify_system(private_system, smtp, webhooks, tmp_path_factory):
             "CRI_PREFERENCES_FILE": str(preferences),
             "CRI_SMTP_PORT": str(smtp.port),
             "CRI_STAFF_WEBHOOK_URL": f"{webhooks.url}/staff",
-            "CRI_WEBHOOK_SECRET": SECRET,
+            "CRI_WEBHOOK_SECRETS": json.dumps(
+                {f"{webhooks.url}{path}": secret for path, secret in webhooks.secrets.items()}
+            ),
             "CRI_MAX_ATTEMPTS": "40",
             "CRI_RETRY_BASE_S": "0.2",
             "CRI_RETRY_CAP_S": "1",
@@ -259,6 +272,8 @@ async def test_every_webhook_carries_its_delivery_id_and_a_signature_that_verifi
     received = [r for r in webhooks.accepted() if r["delivery_id"] == hook["delivery_id"]]
     assert len(received) == 1
     assert received[0]["verified"]
+    # Signed with the receiver's own secret: no other receiver's secret verifies it (so none could forge it).
+    assert received[0]["verifies_with"] == [received[0]["path"]] != ["/staff"]
     assert received[0]["body"]["delivery_id"] == hook["delivery_id"]
     assert received[0]["body"]["kind"] == "assignment_provider"
 
@@ -307,6 +322,7 @@ async def test_staff_hear_of_a_request_needing_review_by_email_and_a_webhook_wit
     assert [dict(d) for d in deliveries if d["status"] != "sent"] == []
     assert {d["kind"] for d in staff.values()} == {"review_needed_staff"}
     assert hook["verified"] and hook["body"]["role"] == "staff"
+    assert hook["verifies_with"] == ["/staff"]  # staff's own secret, none of the providers'
     assert INCIDENT not in json.dumps(hook["body"])
     assert INCIDENT in text_of(email)  # staff read it, by email only
 
