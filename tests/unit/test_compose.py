@@ -28,7 +28,7 @@ needs_compose = pytest.mark.skipif(shutil.which("docker-compose") is None, reaso
 # Every secret a deployment must give, one Kafka password per principal included.
 SECRETS = {
     "CRI_API_KEYS": '{"a-long-enough-staff-key": {"role": "staff", "subject": "ops"}}',
-    "CRI_WEBHOOK_SECRET": "a-webhook-signing-secret",
+    "CRI_WEBHOOK_SECRETS": '{"https://hooks.example.gov/cri-staff": "a-webhook-signing-secret"}',
     **{f"CRI_KAFKA_PASSWORD_{p.removeprefix('cri-').upper()}": f"pw-{p}" for p in [BROKER_USER, *principals()]},
 }
 
@@ -99,3 +99,9 @@ def test_services_wait_for_the_setup_job_and_healthy_servers(compose, service):
 def test_the_image_runs_as_a_non_root_user():
     dockerfile = (COMPOSE_FILE.parent / "Dockerfile").read_text()
     assert "\nUSER cri\n" in dockerfile
+
+
+def test_notify_signs_each_webhook_receivers_webhooks_with_its_own_secret(compose):
+    env = compose["services"]["notify"]["environment"]
+    assert env["CRI_WEBHOOK_SECRETS"].startswith("${CRI_WEBHOOK_SECRETS:?")
+    assert "CRI_WEBHOOK_SECRET" not in env  # one secret for all receivers is gone (issue 16)
