@@ -91,7 +91,6 @@ async def test_a_critical_response_provider_works_its_engagement_and_the_dashboa
             return staff.evaluate("document.getElementById('connection').textContent") == "live"
 
         await eventually(live, what="the dashboard to follow its stream")
-        staff.evaluate("window.notReloaded = true")
         assert agency in staff.text("#overdue") or agency in staff.text("#latest")
 
         audit = Audit(browser)
@@ -113,6 +112,14 @@ async def test_a_critical_response_provider_works_its_engagement_and_the_dashboa
         browser.click("#record-assistance_delivered")
         assert "The milestone is recorded." in browser.text()
         audit("engagement-delivered")
+
+        # Staff see the same engagement, with the escalation only they may make.
+        staff.open(f"{engagements}/engagements/{engagement_id}")
+        assert "Escalate to another tier" in staff.text() and "Assistance delivered" in staff.text()
+        staff_audit("engagement-as-staff")
+        staff.open(f"{engagements}/dashboard")
+        await eventually(live, what="the dashboard to follow its stream again")
+        staff.evaluate("window.notReloaded = true")
 
         # Someone else records the next milestone meanwhile: this page's buttons are stale.
         async with httpx.AsyncClient(base_url=engagements, headers=STAFF) as api:
@@ -144,8 +151,7 @@ async def test_a_critical_response_provider_works_its_engagement_and_the_dashboa
         assert staff.evaluate("window.notReloaded") is True
         staff_audit("dashboard")
         staff.click(f"#latest a[href='/engagements/{engagement_id}']")
-        assert agency in staff.text()
-        staff_audit("engagement-as-staff")
+        assert "Closed (completed)" in staff.text()
     finally:
         staff.close()
 
