@@ -145,7 +145,8 @@ async def test_a_critical_response_provider_works_its_engagement_and_the_dashboa
         audit("engagement-closed")
 
         async def followed():
-            return agency in staff.text("#latest") and "Closed" in staff.text("#latest")
+            latest = staff.text("#latest")
+            return agency in latest and "Closed" in latest and "Milestone: first contact" in latest
 
         await eventually(followed, what="the dashboard to show the closure without reload")
         assert staff.evaluate("window.notReloaded") is True
