@@ -206,3 +206,26 @@ async def test_an_assessment_provider_adds_and_moves_recommendations_and_never_r
     audit("engagement-forbidden")
 
     assert audit.found == []
+
+
+async def test_staff_escalate_from_the_page_in_their_own_name(system, db, infra, browser):
+    intake, engagements = system["intake"].url, system["engagements"].url
+    engagement_id = await engagement_of(system, db, sample_request())  # CRI-TAC
+
+    await sign_in(browser, intake, infra.maildir, STAFF_EMAIL)
+    browser.open(f"{engagements}/engagements/{engagement_id}")
+    browser.fill({"to_tier": "organizational_assessment", "reason": "The training surfaced systemic issues."})
+    browser.click("#escalate")
+    assert "closed as escalated" in browser.text()
+    trail = browser.text("#audit-trail")
+    assert f"staff:{STAFF_EMAIL}" in trail and "The training surfaced systemic issues." in trail
+
+    async def successor():
+        return await db.fetchval(
+            "SELECT tier FROM engagements.engagements WHERE escalated_from = $1::uuid", engagement_id
+        )
+
+    assert await eventually(successor, timeout_s=60, what="the escalated request's new engagement") == (
+        "organizational_assessment"
+    )
+    assert browser.audit("engagement-escalated") == []
