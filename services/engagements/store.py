@@ -115,6 +115,7 @@ class LatestChange(_Row):
     at: datetime
     actor: str
     action: str
+    detail: dict[str, Any]
     tier: str
     agency: str
 
@@ -379,7 +380,7 @@ class PostgresStore:
             " status_since AS since FROM engagements WHERE overdue ORDER BY status_since LIMIT 20"
         )
         latest = await self.conn.fetch(
-            "SELECT a.id, a.engagement_id, a.at, a.actor, a.action, e.tier, e.agency->>'name' AS agency"
+            "SELECT a.id, a.engagement_id, a.at, a.actor, a.action, a.detail, e.tier, e.agency->>'name' AS agency"
             " FROM audit_trail a JOIN engagements e USING (engagement_id) ORDER BY a.id DESC LIMIT 12"
         )
         # The 20 oldest of each queue, and how many each holds.

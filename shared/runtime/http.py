@@ -59,7 +59,8 @@ def create_service_app(runtime: ServiceRuntime, *, title: str, description: str,
     async def prometheus_metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/asyncapi", tags=["contract"], response_class=HTMLResponse)
+    # A page for people, so not in the OpenAPI document (the API for machines), like every other page.
+    @app.get("/asyncapi", tags=["contract"], response_class=HTMLResponse, include_in_schema=False)
     async def asyncapi_page() -> HTMLResponse:
         """The events this service publishes and consumes, for people (fields, topics, an example of each)."""
         return HTMLResponse(render_page(runtime.name, asyncapi_document(runtime.broker, runtime.name)))

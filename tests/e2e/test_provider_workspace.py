@@ -91,7 +91,6 @@ async def test_a_critical_response_provider_works_its_engagement_and_the_dashboa
             return staff.evaluate("document.getElementById('connection').textContent") == "live"
 
         await eventually(live, what="the dashboard to follow its stream")
-        staff.evaluate("window.notReloaded = true")
         assert agency in staff.text("#overdue") or agency in staff.text("#latest")
 
         audit = Audit(browser)
@@ -113,6 +112,14 @@ async def test_a_critical_response_provider_works_its_engagement_and_the_dashboa
         browser.click("#record-assistance_delivered")
         assert "The milestone is recorded." in browser.text()
         audit("engagement-delivered")
+
+        # Staff see the same engagement, with the escalation only they may make.
+        staff.open(f"{engagements}/engagements/{engagement_id}")
+        assert "Escalate to another tier" in staff.text() and "Assistance delivered" in staff.text()
+        staff_audit("engagement-as-staff")
+        staff.open(f"{engagements}/dashboard")
+        await eventually(live, what="the dashboard to follow its stream again")
+        staff.evaluate("window.notReloaded = true")
 
         # Someone else records the next milestone meanwhile: this page's buttons are stale.
         async with httpx.AsyncClient(base_url=engagements, headers=STAFF) as api:
@@ -138,14 +145,14 @@ async def test_a_critical_response_provider_works_its_engagement_and_the_dashboa
         audit("engagement-closed")
 
         async def followed():
-            return agency in staff.text("#latest") and "Closed" in staff.text("#latest")
+            latest = staff.text("#latest")
+            return agency in latest and "Closed" in latest and "Milestone: first contact" in latest
 
         await eventually(followed, what="the dashboard to show the closure without reload")
         assert staff.evaluate("window.notReloaded") is True
         staff_audit("dashboard")
         staff.click(f"#latest a[href='/engagements/{engagement_id}']")
-        assert agency in staff.text()
-        staff_audit("engagement-as-staff")
+        assert "Closed (completed)" in staff.text()
     finally:
         staff.close()
 
@@ -199,3 +206,26 @@ async def test_an_assessment_provider_adds_and_moves_recommendations_and_never_r
     audit("engagement-forbidden")
 
     assert audit.found == []
+
+
+async def test_staff_escalate_from_the_page_in_their_own_name(system, db, infra, browser):
+    intake, engagements = system["intake"].url, system["engagements"].url
+    engagement_id = await engagement_of(system, db, sample_request())  # CRI-TAC
+
+    await sign_in(browser, intake, infra.maildir, STAFF_EMAIL)
+    browser.open(f"{engagements}/engagements/{engagement_id}")
+    browser.fill({"to_tier": "organizational_assessment", "reason": "The training surfaced systemic issues."})
+    browser.click("#escalate")
+    assert "closed as escalated" in browser.text()
+    trail = browser.text("#audit-trail")
+    assert f"staff:{STAFF_EMAIL}" in trail and "The training surfaced systemic issues." in trail
+
+    async def successor():
+        return await db.fetchval(
+            "SELECT tier FROM engagements.engagements WHERE escalated_from = $1::uuid", engagement_id
+        )
+
+    assert await eventually(successor, timeout_s=60, what="the escalated request's new engagement") == (
+        "organizational_assessment"
+    )
+    assert browser.audit("engagement-escalated") == []

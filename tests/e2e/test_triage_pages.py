@@ -13,10 +13,10 @@ import yaml
 
 from services.routing.domain.policy import load_policy
 from services.routing.settings import POLICY_FILE, PROVIDERS_FILE
-from system.mail import latest_sign_in_link
 from tests.browser import Browser
+from tests.e2e.test_provider_workspace import sign_in
 from tests.e2e.test_routing_staff import CONFLICTING, decisions, submit
-from tests.support import STAFF, eventually, unique
+from tests.support import STAFF, unique
 
 pytestmark = pytest.mark.e2e
 
@@ -32,21 +32,6 @@ def no_cri_tac_room(private_system, tmp_path_factory):
     providers = Path(tmp_path_factory.mktemp("triage")) / "providers.yaml"
     providers.write_text(yaml.safe_dump(registry))
     return private_system(env={"CRI_PROVIDERS_FILE": str(providers)})
-
-
-async def sign_in(browser: Browser, intake: str, maildir: Path, email: str) -> None:
-    """As a person signs in: the address on intake's sign-in page, then the emailed link and its button."""
-    before = latest_sign_in_link(maildir, email)
-    browser.open(f"{intake}/sign-in")
-    browser.fill({"email": email})
-    browser.click("form.usa-form button[type=submit]")
-
-    async def emailed():
-        link = latest_sign_in_link(maildir, email)
-        return link if link != before else None
-
-    browser.open(await eventually(emailed, what=f"a sign-in link for {email}"))
-    browser.click("main form button[type=submit]")
 
 
 def listed(browser: Browser, request_id: str) -> bool:

@@ -109,9 +109,10 @@ async def test_the_queue_lists_review_then_waiting_each_most_urgent_first_then_o
     urgent = await submitted(routing_pool, **CONFLICTING, urgency="urgent")
     waiting = await submitted(routing_pool)  # CRI-TAC, where no provider has room
     async with browser(app, "staff") as staff:
-        page = await staff.get("/triage")
+        page = await staff.get("/triage", params={"assigned": str(routine)})  # not assigned: nothing to say
     assert page.status_code == 200
     assert "2 in review, 1 waiting for a place" in text_of(page)
+    assert "is assigned to" not in text_of(page)
     order = [page.text.index(f"/triage/requests/{r}") for r in (urgent, routine, waiting)]
     assert order == sorted(order)
     assert "Conflicting signals: both Critical Response and Organizational Assessment apply" in text_of(page)
