@@ -32,7 +32,9 @@ def service_command(name: str) -> list[str]:
     return ["python", "-m", f"services.{name}"]
 
 
-KAFKA_VERSION = os.environ.get("CRI_KAFKA_VERSION", "4.4.0")
+# The one Apache Kafka version of the embedded stack, the tests, docker-compose.yml and the docs (a test keeps
+# them equal).
+KAFKA_VERSION = "4.4.0"
 DATABASE = "cri"
 
 

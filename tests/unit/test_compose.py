@@ -1,6 +1,8 @@
-"""docker-compose.yml: valid, scalable, and running the services exactly as the embedded stack does."""
+"""docker-compose.yml: valid, scalable, running the services exactly as the embedded stack does, on the same
+Apache Kafka version as the embedded stack, the tests and the docs."""
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -8,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from system.stack.runner import SERVICES, service_command
+from system.stack.runner import KAFKA_VERSION, SERVICES, service_command
 
 COMPOSE_FILE = Path(__file__).parents[2] / "docker-compose.yml"
 SCALABLE = ("routing", "notify")
@@ -67,3 +69,15 @@ def test_services_wait_for_the_setup_job_and_healthy_servers(compose, service):
 def test_the_image_runs_as_a_non_root_user():
     dockerfile = (COMPOSE_FILE.parent / "Dockerfile").read_text()
     assert "\nUSER cri\n" in dockerfile
+
+
+def test_compose_the_embedded_stack_and_the_docs_name_one_kafka_version(compose):
+    assert compose["services"]["kafka"]["image"] == f"apache/kafka:{KAFKA_VERSION}"
+    root = COMPOSE_FILE.parent
+    named = {
+        f"{path.relative_to(root)}: {version}"
+        for path in [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+        for version in re.findall(r"(?:Apache Kafka|apache/kafka:) ?(\d+\.\d+\.\d+)", path.read_text())
+    }
+    assert named, "the docs name no Apache Kafka version"
+    assert {entry.rsplit(" ", 1)[1] for entry in named} == {KAFKA_VERSION}, sorted(named)
