@@ -197,7 +197,7 @@ class KafkaBroker:
 
     ``data_dir`` is durable across ``stop()``/``start()``: it holds Kafka's log dir
     (``kafka-logs/``, formatted once), ``server.properties`` and the append-only
-    ``server.log``. Ports are fixed at construction so restarts keep the same
+    ``server.log`` (or ``log_path``). Ports are fixed at construction so restarts keep the same
     bootstrap address.
     """
 
@@ -208,6 +208,7 @@ class KafkaBroker:
         port: int | None = None,
         controller_port: int | None = None,
         *,
+        log_path: Path | None = None,
         java: str | None = None,
         jvm_opts: tuple[str, ...] = DEFAULT_JVM_OPTS,
         log_level: str = "INFO",
@@ -217,7 +218,7 @@ class KafkaBroker:
         self.lib_dir = lib_dir
         self.data_dir = data_dir.resolve()
         self.log_dirs = self.data_dir / "kafka-logs"
-        self.log_path = self.data_dir / "server.log"
+        self.log_path = (log_path or self.data_dir / "server.log").resolve()
         self.port = port or free_port()
         self.controller_port = controller_port or free_port()
         self.java = java or self._find_java()

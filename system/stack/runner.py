@@ -2,13 +2,12 @@
 is configured, topics from the catalog, and the four services as separate OS processes."""
 
 import asyncio
-import json
 import logging
 import os
 import shutil
 import subprocess
 import sys
-import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ import httpx
 from shared.runtime.broker import ensure_topics
 from shared.runtime.settings import BrokerKind
 from system.stack.kafka import KafkaBroker, fetch_kafka_jars
-from system.stack.ports import free_port, port_open, terminate, wait_until
+from system.stack.ports import Ports, port_open, terminate, wait_until
 from system.stack.postgres import EmbeddedPostgres
 from system.stack.tansu import TansuBroker
 
@@ -48,9 +47,11 @@ def default_broker_kind() -> BrokerKind:
 
 @dataclass
 class Infrastructure:
-    """The servers the services need; each is embedded unless its environment variable names one."""
+    """The servers the services need; each is embedded unless its environment variable names one. Servers' own
+    output goes to log files in `logs`."""
 
     home: Path
+    ports: Ports = field(default_factory=Ports)
     broker_kind: BrokerKind = field(default_factory=default_broker_kind)
     database_url: str = ""
     bootstrap_servers: str = ""
@@ -61,35 +62,51 @@ class Infrastructure:
     _smtp: subprocess.Popen | None = None
 
     def start(self) -> "Infrastructure":
-        self.home.mkdir(parents=True, exist_ok=True)
+        """Start what is embedded; each server is kept as soon as it is created, so that `stop()` also stops one
+        interrupted while it starts."""
+        self.logs.mkdir(parents=True, exist_ok=True)
         self.database_url = os.environ.get("CRI_DATABASE_URL", "")
-        if not self.database_url:
-            self._postgres = EmbeddedPostgres(self.home / "postgres").start()
-            self._postgres.create_database(DATABASE)
-            self.database_url = self._postgres.database_url(DATABASE)
         self.bootstrap_servers = os.environ.get("CRI_KAFKA_BOOTSTRAP_SERVERS", "")
+        self.smtp_port = int(os.environ.get("CRI_SMTP_PORT", "0"))
+        embedded = {
+            "postgres": not self.database_url,
+            "kafka": not self.bootstrap_servers,
+            "kafka_controller": not self.bootstrap_servers and self.broker_kind is BrokerKind.KAFKA,
+            "smtp_sink": not self.smtp_port,
+        }
+        self.ports.check_free([*(name for name, started_here in embedded.items() if started_here), *SERVICES])
+        if not self.database_url:
+            self._postgres = EmbeddedPostgres(
+                self.home / "postgres", self.ports.of("postgres"), self.logs / "postgres.log"
+            )
+            self._postgres.start().create_database(DATABASE)
+            self.database_url = self._postgres.database_url(DATABASE)
         if not self.bootstrap_servers:
-            self._broker = self._start_broker()
+            self._broker = self._broker_server()
+            self.broker_version = self._broker.start().version
             self.bootstrap_servers = self._broker.bootstrap
         else:
             self.broker_version = f"external {self.broker_kind.value}"
-        log.info("broker: %s %s at %s", self.broker_kind.value, self.broker_version, self.bootstrap_servers)
-        self.smtp_port = int(os.environ.get("CRI_SMTP_PORT", "0"))
+            log.info("broker: external %s at %s", self.broker_kind.value, self.bootstrap_servers)
         if not self.smtp_port:
-            self.smtp_port = free_port()
-            self._smtp = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "system.stack.mailsink",
-                    "--port",
-                    str(self.smtp_port),
-                    "--maildir",
-                    str(self.maildir),
-                ],
-                start_new_session=True,
-            )
+            self.smtp_port = self.ports.of("smtp_sink")
+            with open(self.logs / "mailsink.log", "ab") as log_file:
+                self._smtp = subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "system.stack.mailsink",
+                        "--port",
+                        str(self.smtp_port),
+                        "--maildir",
+                        str(self.maildir),
+                    ],
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
             wait_until(lambda: port_open(self.smtp_port), timeout_s=15, what="the SMTP mail sink")
+            log.info("SMTP sink ready on 127.0.0.1:%d, messages in %s", self.smtp_port, self.maildir)
         # In a thread of its own: the caller may itself be running an event loop (an async test, say).
         with ThreadPoolExecutor(max_workers=1) as worker:
             worker.submit(asyncio.run, ensure_topics(self.bootstrap_servers)).result()
@@ -100,6 +117,19 @@ class Infrastructure:
         return self.home / "mail"
 
     @property
+    def logs(self) -> Path:
+        return self.home / "logs"
+
+    def pids(self) -> dict[str, int]:
+        """The process of each embedded server that runs, by name: postgres, broker, smtp-sink."""
+        started = {
+            "postgres": self._postgres.pid if self._postgres else None,
+            "broker": self._broker.pid if self._broker else None,
+            "smtp-sink": self._smtp.pid if self._smtp else None,
+        }
+        return {name: pid for name, pid in started.items() if pid}
+
+    @property
     def broker(self) -> KafkaBroker | TansuBroker | None:
         return self._broker
 
@@ -107,16 +137,17 @@ class Infrastructure:
     def postgres(self) -> EmbeddedPostgres | None:
         return self._postgres
 
-    def _start_broker(self) -> KafkaBroker | TansuBroker:
-        if self.broker_kind is BrokerKind.KAFKA:
-            lib_dir = fetch_kafka_jars(
-                KAFKA_VERSION, Path(os.environ.get("CRI_CACHE_DIR", Path.home() / ".cache" / "cri"))
-            )
-            broker = KafkaBroker(lib_dir, self.home / "kafka").start()
-        else:
-            broker = TansuBroker(self.home / "tansu").start()
-        self.broker_version = broker.version
-        return broker
+    def _broker_server(self) -> KafkaBroker | TansuBroker:
+        if self.broker_kind is BrokerKind.TANSU:
+            return TansuBroker(self.logs, self.ports.of("kafka"))
+        lib_dir = fetch_kafka_jars(KAFKA_VERSION, Path(os.environ.get("CRI_CACHE_DIR", Path.home() / ".cache" / "cri")))
+        return KafkaBroker(
+            lib_dir,
+            self.home / "kafka",
+            self.ports.of("kafka"),
+            self.ports.of("kafka_controller"),
+            log_path=self.logs / "kafka.log",
+        )
 
     def service_env(self, service: str, http_port: int) -> dict[str, str]:
         return {
@@ -166,6 +197,7 @@ class ServiceProcess:
         wait_until(
             self._ready, timeout_s=timeout_s, what=f"{self.name} to be ready (log: {self.log_path})", interval_s=0.25
         )
+        log.info("%s ready at %s, log %s", self.name, self.url, self.log_path)
 
     def _ready(self) -> bool:
         if self.process is not None and self.process.poll() is not None:
@@ -192,49 +224,18 @@ def start_services(
     *,
     log_dir: Path | None = None,
     env: dict[str, str] | None = None,
+    started: Callable[[ServiceProcess], object] | None = None,
 ) -> dict[str, ServiceProcess]:
-    """Start each service as its own process (with `env` added to its environment) and wait until all are ready."""
-    log_dir = log_dir or infra.home / "logs"
+    """Start each service as its own process (with `env` added to its environment; `started` is told of each at
+    once) and wait until all are ready."""
+    log_dir = log_dir or infra.logs
     services = {}
     for name in names:
-        port = free_port()
+        port = infra.ports.of(name)
         service_env = {**infra.service_env(name, port), **(env or {})}
         services[name] = ServiceProcess(name, port, service_env, log_dir / f"{name}.log").start()
+        if started is not None:
+            started(services[name])
     for service in services.values():
         service.wait_ready()
     return services
-
-
-def run_forever(home: Path) -> None:
-    """`cri up`: start everything, print the URLs, stop everything cleanly on Ctrl-C."""
-    started = time.monotonic()
-    infra = Infrastructure(home).start()
-    services: dict[str, ServiceProcess] = {}
-    try:
-        services = start_services(infra)
-        # So that `cri topics`, `cri watch`, `cri submit` find this system without flags.
-        (home / "stack.json").write_text(
-            json.dumps(
-                {
-                    "bootstrap_servers": infra.bootstrap_servers,
-                    "database_url": infra.database_url,
-                    "services": {name: service.url for name, service in services.items()},
-                }
-            )
-        )
-        print(f"CRI Exchange is up in {time.monotonic() - started:.1f}s")
-        print(f"  broker      {infra.broker_kind.value} {infra.broker_version} at {infra.bootstrap_servers}")
-        print(f"  database    {infra.database_url}")
-        print(f"  smtp sink   127.0.0.1:{infra.smtp_port} (messages in {infra.maildir})")
-        for service in services.values():
-            print(f"  {service.name:<11} {service.url}  (docs {service.url}/docs, log {service.log_path})")
-        print("Press Ctrl-C to stop.")
-        while all(s.process and s.process.poll() is None for s in services.values()):
-            time.sleep(0.5)
-        print("a service exited; stopping", file=sys.stderr)
-    except KeyboardInterrupt:
-        print("stopping...")
-    finally:
-        for service in services.values():
-            service.stop()
-        infra.stop()
