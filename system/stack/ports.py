@@ -6,6 +6,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -32,6 +33,22 @@ def port_free(port: int, host: str = "127.0.0.1") -> bool:
         except OSError:
             return False
         return True
+
+
+def listener(port: int) -> int | None:
+    """The process that listens on a local TCP port, when this process may see it."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with suppress(OSError):
+            for row in Path(table).read_text().splitlines()[1:]:
+                local, state, inode = (columns := row.split())[1], columns[3], columns[9]
+                if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                    inodes.add(f"socket:[{inode}]")
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        with suppress(OSError):
+            if any(os.readlink(fd) in inodes for fd in fd_dir.iterdir()):
+                return int(fd_dir.parent.name)
+    return None
 
 
 class PortTaken(RuntimeError):
@@ -67,13 +84,15 @@ class Ports:
         return getattr(self, name) or free_port()
 
     def check_free(self, names: Iterable[str]) -> None:
-        """Refuse, naming the variable to change, a fixed port that something already listens on."""
+        """Refuse, naming the program that listens there and the variable to change, a fixed port in use."""
         for name in names:
             port = getattr(self, name)
             if port and not port_free(port):
+                pid = listener(port)
+                program = f"pid {pid}: {command_line(pid)[:160]}" if pid else "another program"
                 raise PortTaken(
-                    f"port {port} ({name.replace('_', ' ')}) is already in use by another program; "
-                    f"stop that program or choose another port: {self.variable(name)}=<port> cri up"
+                    f"port {port} ({name.replace('_', ' ')}) is already in use ({program}); stop that program "
+                    f"or choose another port: {self.variable(name)}=<port> cri up"
                 )
 
 

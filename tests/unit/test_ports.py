@@ -1,6 +1,7 @@
 """`cri up`'s fixed ports: README's table is the code's, each is overridden by its variable, and a port in use is
 refused with the variable to change."""
 
+import os
 import re
 import socket
 from dataclasses import fields
@@ -31,8 +32,11 @@ def test_a_port_in_use_is_refused_naming_the_variable_to_change():
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        with pytest.raises(PortTaken, match=f"port {port} \\(smtp sink\\).*CRI_SMTP_SINK_PORT=<port> cri up"):
+        with pytest.raises(
+            PortTaken, match=f"port {port} \\(smtp sink\\).*CRI_SMTP_SINK_PORT=<port> cri up"
+        ) as refused:
             Ports(smtp_sink=port).check_free(["postgres", "smtp_sink"])
+    assert f"(pid {os.getpid()}: " in str(refused.value)  # the program in the way
 
 
 def test_a_port_left_at_zero_is_a_free_one_and_never_refused():
