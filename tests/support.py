@@ -113,11 +113,15 @@ class CriUp:
             text=True,
             start_new_session=True,
         )
-        threading.Thread(target=lambda: self.lines.extend(self.process.stdout), daemon=True).start()
+        self._reader = threading.Thread(target=lambda: self.lines.extend(self.process.stdout), daemon=True)
+        self._reader.start()
         return self
 
     @property
     def output(self) -> str:
+        """What `cri up` printed so far (all of it once it has exited)."""
+        if self.process.poll() is not None:
+            self._reader.join(10)
         return "".join(self.lines)
 
     def wait_for(self, text: str, timeout_s: float = 300.0) -> None:

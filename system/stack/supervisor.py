@@ -18,7 +18,7 @@ from pathlib import Path
 
 from shared.runtime.auth import DEV_SERVICE_KEY, DEV_STAFF_KEY
 from shared.runtime.backoff import Backoff
-from system.stack.ports import Ports, PortTaken, process_stat, stop_group, terminate
+from system.stack.ports import Ports, process_stat, stop_group, terminate
 from system.stack.runner import SERVICES, Infrastructure, ServiceProcess, start_services
 
 log = logging.getLogger(__name__)
@@ -156,8 +156,8 @@ def run(home: Path) -> int:
         supervise(services, pid_files)
     except StopRequested as stop:
         log.info("%s received: stopping", stop.signal)
-    except PortTaken as taken:
-        log.error("%s", taken)
+    except (RuntimeError, TimeoutError) as failed:  # a port in use, a server or service that would not start
+        log.error("CRI Exchange could not start: %s", failed)
         code = 1
     finally:
         stopping = time.monotonic()

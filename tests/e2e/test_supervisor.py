@@ -3,6 +3,7 @@ second `cri up` on the same folder is refused, and what a killed run left is sto
 
 import os
 import signal
+import socket
 import subprocess
 import time
 from contextlib import suppress
@@ -96,3 +97,15 @@ def test_a_postgresql_left_on_the_data_folder_is_stopped_before_a_new_one_starts
     finally:
         server.stop()
         leftover.kill()
+
+
+def test_a_port_in_use_stops_the_start_before_anything_runs_naming_the_variable(tmp_path: Path):
+    up = CriUp(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", int(up.env["CRI_KAFKA_PORT"])))
+        taken.listen()
+        with up:
+            assert up.process.wait(60) == 1
+    assert "CRI Exchange could not start: port" in up.output
+    assert "(kafka) is already in use" in up.output and "CRI_KAFKA_PORT=<port> cri up" in up.output
+    assert not (tmp_path / "postgres").exists()
