@@ -51,7 +51,9 @@ class PidFiles:
     def record(self, name: str, pid: int) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         stat = process_stat(pid)
-        (self.folder / f"{name}.pid").write_text(f"{pid} {stat[19] if stat else ''}\n")
+        written = self.folder / f".{name}.pid.new"  # renamed into place: a kill never leaves half a pid file
+        written.write_text(f"{pid} {stat[19] if stat else ''}\n")
+        written.replace(self.folder / f"{name}.pid")
 
     def forget(self, name: str) -> None:
         (self.folder / f"{name}.pid").unlink(missing_ok=True)
@@ -61,7 +63,7 @@ class PidFiles:
         found = {}
         for path in sorted(self.folder.glob("*.pid")):
             pid, _, started = path.read_text().strip().partition(" ")
-            stat = process_stat(int(pid))
+            stat = process_stat(int(pid)) if pid.isdigit() else None
             if stat and stat[19] == started:
                 found[path.stem] = int(pid)
         return found
