@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid5
 
 import asyncpg
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from services.notify import store
 from services.notify.channels import Channels, DeliveryFailed
@@ -21,6 +22,7 @@ from shared.contract.envelope import Envelope
 from shared.contract.events import EVENT_MODELS, DeadLettered, NotificationFailed, NotificationSent
 from shared.runtime.consumer import TRANSIENT_ERRORS
 from shared.runtime.outbox import UnitOfWork, unit_of_work
+from shared.runtime.tracing import span
 
 log = logging.getLogger(__name__)
 SOURCE = "notify"
@@ -80,19 +82,29 @@ class Dispatcher:
         delivery: UUID = row["delivery_id"]
         planned = PlannedNotification.model_validate(row["plan"])
         failure: DeliveryFailed | None = None
-        try:
-            if planned.address is None:
-                raise DeliveryFailed(f"missing recipient address for the {planned.recipient.role}", permanent=True)
+        with span(f"send {planned.channel}", row["trace_headers"], SpanKind.CLIENT) as sending:
+            sending.set_attributes(
+                {
+                    "cri.delivery_id": str(delivery),
+                    "cri.recipient_role": planned.recipient.role,
+                    "cri.attempt": row["attempts"],
+                }
+            )
             try:
-                rendered = render(planned)
-            except RenderError as exc:
-                raise DeliveryFailed(f"template error: {exc.reason}", permanent=True) from exc
-            await self._channels.deliver(delivery, planned, rendered)
-        except DeliveryFailed as exc:
-            failure = exc
-        except Exception as exc:  # noqa: BLE001 - a surprise in one send must not stop the dispatcher
-            log.exception("notification %s: unexpected error", delivery)
-            failure = DeliveryFailed(f"unexpected error: {exc!r}", permanent=False)
+                if planned.address is None:
+                    raise DeliveryFailed(f"missing recipient address for the {planned.recipient.role}", permanent=True)
+                try:
+                    rendered = render(planned)
+                except RenderError as exc:
+                    raise DeliveryFailed(f"template error: {exc.reason}", permanent=True) from exc
+                await self._channels.deliver(delivery, planned, rendered)
+            except DeliveryFailed as exc:
+                failure = exc
+            except Exception as exc:  # noqa: BLE001 - a surprise in one send must not stop the dispatcher
+                log.exception("notification %s: unexpected error", delivery)
+                failure = DeliveryFailed(f"unexpected error: {exc!r}", permanent=False)
+            if failure is not None:
+                sending.set_status(Status(StatusCode.ERROR, failure.reason))
         return delivery, row["correlation_id"], row["attempts"], planned, failure
 
     async def _settle(

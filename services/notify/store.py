@@ -7,6 +7,7 @@ import asyncpg
 
 from services.notify.messages import PlannedNotification, RequestFacts, delivery_id
 from shared.contract.envelope import Envelope
+from shared.runtime.tracing import trace_headers
 
 
 async def remember_request(conn: asyncpg.Connection, facts: RequestFacts) -> None:
@@ -50,10 +51,13 @@ async def unpark_remembered(
 
 
 async def record_deliveries(conn: asyncpg.Connection, envelope: Envelope, planned: list[PlannedNotification]) -> None:
-    """One pending delivery per (event, recipient, channel); a repeat of the same plan adds nothing."""
+    """One pending delivery per (event, recipient, channel); a repeat of the same plan adds nothing. Each keeps
+    the current trace context, for the span of its sending."""
+    trace = trace_headers()
     await conn.executemany(
         "INSERT INTO deliveries (delivery_id, cause_event_id, cause_event_type, correlation_id, request_id,"
-        " engagement_id, kind, role, channel, address, plan) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        " engagement_id, kind, role, channel, address, plan, trace_headers)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         " ON CONFLICT (delivery_id) DO NOTHING",
         [
             (
@@ -68,6 +72,7 @@ async def record_deliveries(conn: asyncpg.Connection, envelope: Envelope, planne
                 p.channel,
                 p.address,
                 p.model_dump(mode="json"),
+                trace,
             )
             for p in planned
         ],
@@ -80,7 +85,7 @@ async def claim_due(conn: asyncpg.Connection, limit: int, lease: timedelta) -> l
         "UPDATE deliveries SET next_attempt_at = now() + $2::interval, attempts = attempts + 1"
         " WHERE delivery_id IN (SELECT delivery_id FROM deliveries WHERE status = 'pending'"
         " AND next_attempt_at <= now() ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)"
-        " RETURNING delivery_id, correlation_id, plan, attempts, address",
+        " RETURNING delivery_id, correlation_id, plan, attempts, address, trace_headers",
         limit,
         lease,
     )
