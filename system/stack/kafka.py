@@ -20,7 +20,7 @@ import time
 import uuid
 import weakref
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -214,6 +214,7 @@ class KafkaBroker:
         log_level: str = "INFO",
         overrides: Mapping[str, str] | None = None,
         class_data_sharing: bool = True,
+        cluster_id: str | None = None,
     ) -> None:
         self.lib_dir = lib_dir
         self.data_dir = data_dir.resolve()
@@ -226,12 +227,15 @@ class KafkaBroker:
         self.log_level = log_level
         self.overrides = dict(overrides or {})
         self.version = kafka_version(lib_dir)
+        # Used when the log dir is formatted; the nodes of a cluster share one.
+        self.cluster_id = cluster_id or _new_cluster_id()
         # AppCDS archive shared by every broker on these jars: the first graceful
         # stop dumps the loaded classes, later starts map them (~1.8 s -> ~1.0 s).
         self._cds_archive = lib_dir.parent / "kafka-broker.jsa" if class_data_sharing else None
         self._cds_pending: Path | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._log_start = 0
+        self._launched = 0.0
         self._finalizer: weakref.finalize[[int, signal.Signals], KafkaBroker] | None = None
 
     @staticmethod
@@ -312,6 +316,11 @@ class KafkaBroker:
 
     def start(self, timeout_s: float = 60.0) -> Self:
         """Format storage on first use, launch the broker, block until it serves groups."""
+        self.launch()
+        return self.wait_ready(timeout_s)
+
+    def launch(self) -> None:
+        """Format storage on first use and launch the broker, without waiting (a cluster's nodes start together)."""
         if self.running:
             raise RuntimeError(f"broker already running (pid {self.pid})")
         self.log_dirs.mkdir(parents=True, exist_ok=True)
@@ -328,7 +337,7 @@ class KafkaBroker:
                         "kafka.tools.StorageTool",
                         "format",
                         "-t",
-                        _new_cluster_id(),
+                        self.cluster_id,
                         "-c",
                         str(config),
                     ),
@@ -348,9 +357,14 @@ class KafkaBroker:
             )
         # Never leak a broker JVM if the test process dies without stop().
         self._finalizer = weakref.finalize(self, _signal_group, self._proc.pid, signal.SIGKILL)
-        started = time.monotonic()
-        deadline = started + timeout_s
-        while not _broker_ready(self.port):
+        self._launched = time.monotonic()
+
+    def wait_ready(self, timeout_s: float = 60.0, ready: Callable[[], bool] | None = None) -> Self:
+        """Block until the launched broker serves groups (or until `ready`, a cluster's check, says so)."""
+        assert self._proc is not None, "launch() first"
+        started = self._launched
+        deadline = time.monotonic() + timeout_s
+        while not (ready() if ready else _broker_ready(self.port)):
             if self._proc.poll() is not None:
                 code = self._proc.returncode
                 self._forget()

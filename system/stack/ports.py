@@ -83,6 +83,11 @@ class Ports:
         """The port of the server or service `name`: its fixed one, or a free one."""
         return getattr(self, name) or free_port()
 
+    def series(self, name: str, count: int) -> list[int]:
+        """`count` ports for the nodes of a cluster: from the fixed one of `name` by steps of 2 (a node's client
+        and controller ports interleave), or free ones."""
+        return [getattr(self, name) + 2 * n if getattr(self, name) else free_port() for n in range(count)]
+
     def check_free(self, names: Iterable[str]) -> None:
         """Refuse, naming the program that listens there and the variable to change, a fixed port in use."""
         for name in names:

@@ -16,7 +16,9 @@ import httpx
 
 from shared.runtime.broker import ensure_topics
 from shared.runtime.settings import BrokerKind
+from system.stack import kafka_cluster
 from system.stack.kafka import KafkaBroker, fetch_kafka_jars
+from system.stack.kafka_cluster import KafkaCluster
 from system.stack.ports import Ports, port_open, terminate, wait_until
 from system.stack.postgres import EmbeddedPostgres
 from system.stack.tansu import TansuBroker
@@ -45,6 +47,14 @@ def default_broker_kind() -> BrokerKind:
     return BrokerKind.KAFKA if shutil.which("java") and shutil.which("mvn") else BrokerKind.TANSU
 
 
+def embedded_kafka_brokers() -> int:
+    """How many Apache Kafka brokers the embedded stack runs: 1, or a cluster of 3 (`CRI_KAFKA_BROKERS=3`)."""
+    brokers = int(os.environ.get("CRI_KAFKA_BROKERS", "1"))
+    if brokers not in (1, kafka_cluster.SIZE):
+        raise ValueError(f"CRI_KAFKA_BROKERS={brokers}: the embedded Apache Kafka runs 1 or {kafka_cluster.SIZE}")
+    return brokers
+
+
 @dataclass
 class Infrastructure:
     """The servers the services need; each is embedded unless its environment variable names one. Servers' own
@@ -57,8 +67,9 @@ class Infrastructure:
     bootstrap_servers: str = ""
     smtp_port: int = 0
     broker_version: str = ""
+    kafka_brokers: int = field(default_factory=embedded_kafka_brokers)
     _postgres: EmbeddedPostgres | None = None
-    _broker: KafkaBroker | TansuBroker | None = None
+    _broker: KafkaBroker | KafkaCluster | TansuBroker | None = None
     _smtp: subprocess.Popen | None = None
 
     def start(self) -> "Infrastructure":
@@ -121,26 +132,40 @@ class Infrastructure:
         return self.home / "logs"
 
     def pids(self) -> dict[str, int]:
-        """The process of each embedded server that runs, by name: postgres, broker, smtp-sink."""
+        """The process of each embedded server that runs, by name: postgres, broker (broker-2, broker-3 in a
+        cluster), smtp-sink."""
+        if isinstance(self._broker, KafkaCluster):
+            brokers = self._broker.pids()
+        else:
+            brokers = {"broker": self._broker.pid if self._broker else None}
         started = {
             "postgres": self._postgres.pid if self._postgres else None,
-            "broker": self._broker.pid if self._broker else None,
+            **brokers,
             "smtp-sink": self._smtp.pid if self._smtp else None,
         }
         return {name: pid for name, pid in started.items() if pid}
 
     @property
-    def broker(self) -> KafkaBroker | TansuBroker | None:
+    def broker(self) -> KafkaBroker | KafkaCluster | TansuBroker | None:
         return self._broker
 
     @property
     def postgres(self) -> EmbeddedPostgres | None:
         return self._postgres
 
-    def _broker_server(self) -> KafkaBroker | TansuBroker:
+    def _broker_server(self) -> KafkaBroker | KafkaCluster | TansuBroker:
         if self.broker_kind is BrokerKind.TANSU:
+            if self.kafka_brokers > 1:
+                raise ValueError("CRI_KAFKA_BROKERS: a cluster needs Apache Kafka (CRI_EMBEDDED_BROKER=kafka)")
             return TansuBroker(self.logs, self.ports.of("kafka"))
         lib_dir = fetch_kafka_jars(KAFKA_VERSION, Path(os.environ.get("CRI_CACHE_DIR", Path.home() / ".cache" / "cri")))
+        if self.kafka_brokers > 1:
+            ports = zip(
+                self.ports.series("kafka", self.kafka_brokers),
+                self.ports.series("kafka_controller", self.kafka_brokers),
+                strict=True,
+            )
+            return KafkaCluster(lib_dir, self.home / "kafka", list(ports), log_dir=self.logs)
         return KafkaBroker(
             lib_dir,
             self.home / "kafka",

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from shared.runtime.auth import DEV_SERVICE_KEY, DEV_STAFF_KEY
 from shared.runtime.backoff import Backoff
+from system.stack.kafka_cluster import NODE_NAMES
 from system.stack.ports import Ports, process_stat, stop_group, terminate
 from system.stack.runner import SERVICES, Infrastructure, ServiceProcess, start_services
 
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 
 SUPERVISOR = "cri-up"
 # What an earlier run left is stopped in the order of a clean stop: services first, PostgreSQL last.
-STOP_ORDER = (*SERVICES, "smtp-sink", "broker", "postgres")
+STOP_ORDER = (*SERVICES, "smtp-sink", *NODE_NAMES, "postgres")
 SERVICE_GRACE_S = 15.0
 # A restarted service that has run this long has recovered: its next exit is waited on from the first delay again.
 RECOVERED_AFTER_S = 60.0

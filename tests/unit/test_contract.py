@@ -9,7 +9,7 @@ import pytest
 from shared.contract.envelope import Envelope
 from shared.contract.events import EVENT_MODELS, UPCASTERS, RequestRouted, UnknownEvent, parse_event
 from shared.contract.schemas import breaking_changes, current_schemas, published_schemas
-from shared.contract.topics import CATALOG
+from shared.contract.topics import CATALOG, replication
 from system.asyncapi import ASYNCAPI_DIR, asyncapi_document
 from system.stack.runner import SERVICES
 
@@ -77,3 +77,13 @@ def test_an_event_newer_than_the_consumer_is_refused_by_name():
 def test_every_event_names_a_topic_of_the_catalog():
     names = {spec.name for spec in CATALOG}
     assert {model.topic for model in EVENT_MODELS.values()} <= names
+
+
+@pytest.mark.parametrize(("brokers", "expected"), [(1, (1, None)), (2, (2, None)), (3, (3, 2)), (5, (3, 2))])
+def test_topics_are_replicated_as_the_cluster_allows(brokers, expected):
+    """Three copies and two in sync before a write is acknowledged where three brokers run; one on one broker."""
+    assert replication(brokers) == expected
+    factor, min_insync = expected
+    assert all(
+        spec.config(min_insync).get("min.insync.replicas") == (min_insync and str(min_insync)) for spec in CATALOG
+    )

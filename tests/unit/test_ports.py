@@ -43,3 +43,11 @@ def test_a_port_left_at_zero_is_a_free_one_and_never_refused():
     assert Ports(intake=8123).of("intake") == 8123
     assert Ports().of("intake") > 0
     Ports().check_free([f.name for f in fields(Ports)])
+
+
+def test_a_clusters_nodes_take_every_other_port_from_the_fixed_one():
+    fixed = Ports.fixed({})
+    assert fixed.series("kafka", 3) == [9192, 9194, 9196]
+    assert fixed.series("kafka_controller", 3) == [9193, 9195, 9197]
+    chosen = Ports().series("kafka", 3)
+    assert len(set(chosen)) == 3 and all(chosen)
