@@ -3,6 +3,7 @@
 import asyncio
 import copy
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -86,6 +87,19 @@ async def topic_records(bootstrap_servers: str, topic: str) -> list[ConsumerReco
         return records
     finally:
         await consumer.stop()
+
+
+_ASSIGNED = re.compile(r"Setting newly assigned partitions (.*) for group cri-routing")
+
+
+def partitions_held(log_path: Path) -> list[int]:
+    """The cri.requests partitions a routing replica was given at its group's latest rebalance (from its log)."""
+    assignments = _ASSIGNED.findall(log_path.read_text(errors="replace"))
+    return (
+        sorted(int(p) for p in re.findall(r"topic='cri.requests', partition=(\d+)", assignments[-1]))
+        if assignments
+        else []
+    )
 
 
 class CriUp:
