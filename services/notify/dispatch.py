@@ -22,7 +22,7 @@ from shared.contract.envelope import Envelope
 from shared.contract.events import EVENT_MODELS, DeadLettered, NotificationFailed, NotificationSent
 from shared.runtime.consumer import TRANSIENT_ERRORS
 from shared.runtime.outbox import UnitOfWork, unit_of_work
-from shared.runtime.tracing import span
+from shared.runtime.tracing import continuing, span
 
 log = logging.getLogger(__name__)
 SOURCE = "notify"
@@ -68,8 +68,9 @@ class Dispatcher:
                 # One transaction for the whole batch: settling one by one cost notify a fifth of its time.
                 async with unit_of_work(self._pool) as uow:
                     await store.mark_sent(uow.conn, [delivery for delivery, *_, failure in outcomes if failure is None])
-                    for outcome in outcomes:
-                        await self._settle(uow, *outcome)
+                    for row, outcome in zip(claimed, outcomes, strict=True):
+                        with continuing(row["trace_headers"]):  # its outcome event is in the delivery's trace
+                            await self._settle(uow, *outcome)
                 return len(claimed)
             except TRANSIENT_ERRORS as exc:
                 if time.monotonic() > deadline:

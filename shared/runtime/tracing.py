@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from opentelemetry import trace
+from opentelemetry import context, trace
 from opentelemetry.context import Context
 from opentelemetry.propagate import extract, inject
 from opentelemetry.sdk.resources import Resource
@@ -66,6 +66,17 @@ def span(name: str, headers: dict[str, str], kind: SpanKind) -> Iterator[trace.S
     """A span continuing the trace named by `headers` (a new trace when they name none)."""
     with tracer.start_as_current_span(name, context=context_of(headers), kind=kind) as current:
         yield current
+
+
+@contextmanager
+def continuing(headers: dict[str, str]) -> Iterator[None]:
+    """Make the trace named by `headers` current, without a span of its own: what is published meanwhile
+    belongs to that trace."""
+    token = context.attach(context_of(headers))
+    try:
+        yield
+    finally:
+        context.detach(token)
 
 
 @contextmanager

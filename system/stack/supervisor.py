@@ -8,12 +8,14 @@ that a second `cri up` on the same folder refuses while this one runs, and after
 stops what it left before starting again.
 """
 
+import itertools
 import json
 import logging
 import os
 import signal
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from shared.runtime.auth import DEV_SERVICE_KEY, DEV_STAFF_KEY
@@ -90,8 +92,10 @@ def take_over(home: Path, pid_files: PidFiles) -> None:
             ", ".join(f"{name} (pid {pid})" for name, pid in left.items()),
         )
         started = time.monotonic()
-        for pid in left.values():
-            stop_group(pid, grace_s=SERVICE_GRACE_S)
+        # A cluster's nodes stop together: one after the other, the last would wait for a quorum that is gone.
+        for _, stage in itertools.groupby(left.items(), lambda item: "broker" if item[0] in NODE_NAMES else item[0]):
+            with ThreadPoolExecutor() as stopping:
+                list(stopping.map(lambda item: stop_group(item[1], grace_s=SERVICE_GRACE_S), stage))
         log.warning("stopped the earlier run's processes in %.1fs", time.monotonic() - started)
     pid_files.clear()
 
