@@ -7,6 +7,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -17,8 +18,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from shared.contract import topics
 from system.stack.ports import free_port
-from tests.conftest import PrivateSystem
 from tests.support import SERVICE, eventually, sample_request
+
+if TYPE_CHECKING:
+    from tests.conftest import PrivateSystem
 
 pytestmark = pytest.mark.e2e
 
@@ -90,7 +93,7 @@ def receiver() -> Iterator[OtlpReceiver]:
 
 
 @pytest.fixture(scope="module")
-def traced(receiver: OtlpReceiver, private_system: Callable[..., PrivateSystem]) -> PrivateSystem:
+def traced(receiver: OtlpReceiver, private_system: Callable[..., "PrivateSystem"]) -> "PrivateSystem":
     """The four services told only the standard variables: where the collector is, and to batch briefly."""
     return private_system(env={"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "200"})
 
@@ -111,7 +114,9 @@ CHAIN = [
 ]
 
 
-async def test_one_request_is_one_trace_across_the_four_services(traced: PrivateSystem, receiver: OtlpReceiver) -> None:
+async def test_one_request_is_one_trace_across_the_four_services(
+    traced: "PrivateSystem", receiver: OtlpReceiver
+) -> None:
     # The caller's own trace: the request continues it, so every span of the request is found by this id.
     trace_id, caller_span = os.urandom(16).hex(), os.urandom(8).hex()
     async with httpx.AsyncClient(base_url=traced.services["intake"].url) as client:
