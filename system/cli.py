@@ -51,13 +51,14 @@ def _kafka(given: str | None, principal: str) -> "ServiceSettings":
 def up(
     home: Annotated[Path, typer.Option(help="Folder for embedded servers' data and service logs.")] = Path(".cri"),
 ) -> None:
-    """Start the whole system: embedded PostgreSQL, broker and SMTP sink, then the four services."""
-    import logging
+    """Start the whole system: embedded PostgreSQL, broker and SMTP sink, then the four services; restart a
+    service that exits; stop everything on Ctrl-C, SIGTERM or SIGHUP."""
+    import warnings
 
-    from system.stack.runner import run_forever
+    warnings.filterwarnings("ignore", "XDG_RUNTIME_DIR is not set")  # platformdirs, importing the embedded servers
+    from system.stack.supervisor import run
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    run_forever(home.resolve())
+    raise typer.Exit(run(home.resolve()))
 
 
 @app.command()

@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import UUID
 
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
 from services.notify import SERVICE, store
 from services.notify.domain.deliveries import DeliveryFailed
 from services.notify.domain.planning import PlannedNotification, plan_notifications
@@ -38,6 +40,7 @@ from shared.contract.events import (
 from shared.contract.ids import derived_id
 from shared.runtime.consumer import dead_lettered
 from shared.runtime.outbox import UnitOfWork
+from shared.runtime.tracing import continuing, span
 
 log = logging.getLogger(__name__)
 
@@ -115,22 +118,34 @@ class Attempt:
 
 
 async def attempt(sender: Sender, delivery: ClaimedDelivery) -> Attempt:
-    """Render and send one delivery; the outcome, not an exception, says how it went."""
+    """Render and send one delivery; the outcome, not an exception, says how it went. The sending is a span of
+    the trace of the work that planned the delivery."""
     planned = delivery.planned
-    try:
-        if planned.address is None:
-            raise DeliveryFailed(f"missing recipient address for the {planned.recipient.role}", permanent=True)
+    failure: DeliveryFailed | None = None
+    with span(f"send {planned.channel}", delivery.trace_headers, SpanKind.CLIENT) as sending:
+        sending.set_attributes(
+            {
+                "cri.delivery_id": str(delivery.delivery_id),
+                "cri.recipient_role": planned.recipient.role,
+                "cri.attempt": delivery.attempts,
+            }
+        )
         try:
-            rendered = render(planned)
-        except RenderError as exc:
-            raise DeliveryFailed(f"template error: {exc.reason}", permanent=True) from exc
-        await sender.deliver(delivery.delivery_id, planned, rendered)
-    except DeliveryFailed as exc:
-        return Attempt(delivery, exc)
-    except Exception as exc:  # noqa: BLE001 - a surprise in one send must not stop the dispatcher
-        log.exception("notification %s: unexpected error", delivery.delivery_id)
-        return Attempt(delivery, DeliveryFailed(f"unexpected error: {exc!r}", permanent=False))
-    return Attempt(delivery, None)
+            if planned.address is None:
+                raise DeliveryFailed(f"missing recipient address for the {planned.recipient.role}", permanent=True)
+            try:
+                rendered = render(planned)
+            except RenderError as exc:
+                raise DeliveryFailed(f"template error: {exc.reason}", permanent=True) from exc
+            await sender.deliver(delivery.delivery_id, planned, rendered)
+        except DeliveryFailed as exc:
+            failure = exc
+        except Exception as exc:  # noqa: BLE001 - a surprise in one send must not stop the dispatcher
+            log.exception("notification %s: unexpected error", delivery.delivery_id)
+            failure = DeliveryFailed(f"unexpected error: {exc!r}", permanent=False)
+        if failure is not None:
+            sending.set_status(Status(StatusCode.ERROR, failure.reason))
+    return Attempt(delivery, failure)
 
 
 async def settle(uow: UnitOfWork, attempts: Sequence[Attempt], retries: RetryPolicy, rng: random.Random) -> None:
@@ -140,19 +155,20 @@ async def settle(uow: UnitOfWork, attempts: Sequence[Attempt], retries: RetryPol
     await store.mark_sent(uow.conn, [done.delivery.delivery_id for done in attempts if done.failure is None])
     for done in attempts:
         now, delivery, failure = datetime.now(UTC), done.delivery, done.failure
-        if failure is None:
-            uow.publish(_announce(NotificationSent(**_facts_of(delivery), sent_at=now), delivery))
-        elif (reason := retries.given_up(failure, delivery.attempts)) is not None:
-            await store.mark_failed(uow.conn, delivery.delivery_id, reason)
-            failed = NotificationFailed(
-                **_facts_of(delivery), reason=reason, permanent=failure.permanent, failed_at=now
-            )
-            uow.publish(_announce(failed, delivery))
-            uow.publish(dead_letter(delivery.delivery_id, delivery.correlation_id, delivery.planned, reason, now))
-            log.warning("notification %s failed: %s", delivery.delivery_id, reason)
-        else:
-            delay = retries.delay(delivery.attempts, rng)
-            await store.retry_later(uow.conn, delivery.delivery_id, failure.reason, delay)
+        with continuing(delivery.trace_headers):  # its outcome events are in the delivery's trace
+            if failure is None:
+                uow.publish(_announce(NotificationSent(**_facts_of(delivery), sent_at=now), delivery))
+            elif (reason := retries.given_up(failure, delivery.attempts)) is not None:
+                await store.mark_failed(uow.conn, delivery.delivery_id, reason)
+                failed = NotificationFailed(
+                    **_facts_of(delivery), reason=reason, permanent=failure.permanent, failed_at=now
+                )
+                uow.publish(_announce(failed, delivery))
+                uow.publish(dead_letter(delivery.delivery_id, delivery.correlation_id, delivery.planned, reason, now))
+                log.warning("notification %s failed: %s", delivery.delivery_id, reason)
+            else:
+                delay = retries.delay(delivery.attempts, rng)
+                await store.retry_later(uow.conn, delivery.delivery_id, failure.reason, delay)
 
 
 def _facts_of(delivery: ClaimedDelivery) -> dict[str, Any]:

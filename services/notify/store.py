@@ -1,7 +1,7 @@
 """Notify's PostgreSQL edge: request facts, parked events, the delivery records, their claiming for dispatch and
 the delivery log. Rows come back typed: `RequestFacts`, `Envelope`, `ClaimedDelivery`, `Delivery`."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from uuid import UUID
 
@@ -12,6 +12,7 @@ from services.notify.domain.deliveries import Delivery, Status, delivery_id
 from services.notify.domain.planning import PlannedNotification
 from services.notify.domain.request_facts import RequestFacts
 from shared.contract.envelope import Envelope
+from shared.runtime.tracing import trace_headers
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +23,7 @@ class ClaimedDelivery:
     correlation_id: str
     attempts: int
     planned: PlannedNotification
+    trace_headers: dict[str, str] = field(default_factory=dict)  # the context of the work that planned it
 
 
 async def remember_request(conn: asyncpg.Connection, facts: RequestFacts) -> None:
@@ -75,10 +77,13 @@ async def unpark_remembered(
 
 
 async def record_deliveries(conn: asyncpg.Connection, envelope: Envelope, planned: list[PlannedNotification]) -> None:
-    """One pending delivery per (event, recipient, channel); a repeat of the same plan adds nothing."""
+    """One pending delivery per (event, recipient, channel); a repeat of the same plan adds nothing. Each keeps
+    the current trace context, for the span of its sending."""
+    trace = trace_headers()
     await conn.executemany(
         "INSERT INTO deliveries (delivery_id, cause_event_id, cause_event_type, correlation_id, request_id,"
-        " engagement_id, kind, role, channel, address, plan) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        " engagement_id, kind, role, channel, address, plan, trace_headers)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         " ON CONFLICT (delivery_id) DO NOTHING",
         [
             (
@@ -93,6 +98,7 @@ async def record_deliveries(conn: asyncpg.Connection, envelope: Envelope, planne
                 p.channel,
                 p.address,
                 p.model_dump(mode="json"),
+                trace,
             )
             for p in planned
         ],
@@ -105,13 +111,17 @@ async def claim_due(conn: asyncpg.Connection, limit: int, lease: timedelta) -> l
         "UPDATE deliveries SET next_attempt_at = now() + $2::interval, attempts = attempts + 1"
         " WHERE delivery_id IN (SELECT delivery_id FROM deliveries WHERE status = 'pending'"
         " AND next_attempt_at <= now() ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)"
-        " RETURNING delivery_id, correlation_id, plan, attempts",
+        " RETURNING delivery_id, correlation_id, plan, attempts, trace_headers",
         limit,
         lease,
     )
     return [
         ClaimedDelivery(
-            row["delivery_id"], row["correlation_id"], row["attempts"], PlannedNotification.model_validate(row["plan"])
+            row["delivery_id"],
+            row["correlation_id"],
+            row["attempts"],
+            PlannedNotification.model_validate(row["plan"]),
+            row["trace_headers"],
         )
         for row in rows
     ]

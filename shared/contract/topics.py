@@ -25,9 +25,11 @@ class TopicSpec:
     # The broker deletes whole segments only: a short retention needs short segments too (the default is 7 days).
     segment_ms: int | None = None
 
-    def config(self) -> dict[str, str]:
-        """Broker-side topic configuration."""
+    def config(self, min_insync_replicas: int | None = None) -> dict[str, str]:
+        """Broker-side topic configuration (the broker's min.insync.replicas, 1, unless given)."""
         settings = {"cleanup.policy": self.cleanup.value}
+        if min_insync_replicas is not None:
+            settings["min.insync.replicas"] = str(min_insync_replicas)
         if self.retention_ms is not None:
             settings["retention.ms"] = str(self.retention_ms)
         if self.segment_ms is not None:
@@ -37,6 +39,19 @@ class TopicSpec:
 
 _HOUR_MS = 60 * 60 * 1000
 _DAY_MS = 24 * _HOUR_MS
+
+# Every topic is kept on three brokers where the cluster has them, and a write (producers send with acks=all) is
+# acknowledged once two of them have it: one broker can fail, or be restarted, with nothing lost and no stop.
+REPLICATION_FACTOR = 3
+MIN_INSYNC_REPLICAS = 2
+
+
+def replication(brokers: int) -> tuple[int, int | None]:
+    """Replication factor and min.insync.replicas of the topics on a cluster of `brokers` (1 and None, the
+    broker's default of 1, on one)."""
+    factor = min(REPLICATION_FACTOR, brokers)
+    return factor, MIN_INSYNC_REPLICAS if factor == REPLICATION_FACTOR else None
+
 
 # 12 partitions on the busy keyed topics let ops scale a consumer group to 12 replicas without re-keying.
 INBOUND_SUBMISSIONS = TopicSpec(

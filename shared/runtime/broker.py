@@ -13,7 +13,7 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.security import parse_security
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
-from shared.contract.topics import CATALOG, TopicSpec
+from shared.contract.topics import CATALOG, TopicSpec, replication
 from shared.runtime import metrics
 from shared.runtime.backoff import Backoff, retry
 from shared.runtime.consumer import TRANSIENT_ERRORS, BatchApplier
@@ -50,7 +50,8 @@ def kafka_client_options(settings: ServiceSettings) -> dict[str, Any]:
 def make_broker(settings: ServiceSettings, service: str) -> KafkaBroker:
     """A broker client whose producer waits for all in-sync replicas; idempotent where the broker allows it."""
     return KafkaBroker(
-        settings.kafka_bootstrap_servers,
+        # A list: FastStream would pass "host1:port1,host2:port2" on to aiokafka as the name of one host.
+        settings.kafka_bootstrap_servers.split(","),
         security=kafka_security(settings),
         client_id=f"cri-{service}",
         acks="all",
@@ -130,7 +131,8 @@ def subscribe(
 async def ensure_topics(
     bootstrap_servers: str, catalog: Sequence[TopicSpec] = CATALOG, *, client_options: dict[str, Any] | None = None
 ) -> list[str]:
-    """Create the catalog's missing topics with their partitions and config; returns the names created.
+    """Create the catalog's missing topics with their partitions, config and the replication the cluster's size
+    allows (see `topics.replication`); returns the names created.
 
     Raises what the broker answers for a topic (TopicAuthorizationFailedError for a principal that may not
     create it), except that it exists: another process created it meanwhile.
@@ -142,9 +144,10 @@ async def ensure_topics(
         missing = [spec for spec in catalog if spec.name not in existing]
         if not missing:
             return []
+        factor, min_insync = replication(len((await admin.describe_cluster())["brokers"]))
         answer = await admin.create_topics(
             [
-                NewTopic(spec.name, spec.partitions, replication_factor=1, topic_configs=spec.config())
+                NewTopic(spec.name, spec.partitions, replication_factor=factor, topic_configs=spec.config(min_insync))
                 for spec in missing
             ]
         )

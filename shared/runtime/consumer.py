@@ -26,7 +26,7 @@ from shared.contract.ids import derived_id
 from shared.contract.validation import describe
 from shared.runtime import metrics
 from shared.runtime.outbox import UnitOfWork, unit_of_work
-from shared.runtime.tracing import span
+from shared.runtime.tracing import span, tracer
 
 log = logging.getLogger(__name__)
 
@@ -130,8 +130,22 @@ class EventConsumer:
             if delivery.envelope.event_id in fresh:
                 fresh.discard(delivery.envelope.event_id)  # the same event twice in one batch applies once
                 correlation_id.set(delivery.envelope.correlation_id)
-                headers = _headers(delivery.record)
-                with span(f"apply {delivery.envelope.type}", headers, SpanKind.CONSUMER):
+                record = delivery.record
+                # consume: the record, a child of the span that published it; handle: this service's work on it.
+                with (
+                    span(f"consume {record.topic}", _headers(record), SpanKind.CONSUMER) as consuming,
+                    tracer.start_as_current_span(f"handle {delivery.envelope.type}") as handling,
+                ):
+                    consuming.set_attributes(
+                        {
+                            "messaging.system": "kafka",
+                            "messaging.destination.name": record.topic,
+                            "messaging.destination.partition.id": str(record.partition),
+                            "messaging.kafka.offset": record.offset,
+                            "messaging.consumer.group.name": f"cri-{self.service}",
+                        }
+                    )
+                    handling.set_attribute("cri.event_id", str(delivery.envelope.event_id))
                     log.debug("%s: applying %s %s", self.service, delivery.envelope.type, delivery.envelope.event_id)
                     await self._handlers[delivery.envelope.type](uow, delivery.envelope, delivery.event)
                 metrics.EVENTS_APPLIED.labels(self.service, delivery.envelope.type).inc()

@@ -16,7 +16,7 @@ from shared.contract.events import EVENT_MODELS
 from shared.runtime import metrics
 from shared.runtime.backoff import Backoff
 from shared.runtime.db import connect
-from shared.runtime.tracing import trace_headers
+from shared.runtime.tracing import publishing, trace_headers
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,11 @@ class OutboxRelay:
         )
         if not rows:
             return 0
-        await self._publisher.publish_many([(r["topic"], r["key"], r["payload"], r["headers"]) for r in rows])
+        # Each message is sent naming its publish span, which continues the trace of the work that wrote it.
+        with publishing([(r["topic"], r["headers"]) for r in rows]) as headers:
+            await self._publisher.publish_many(
+                [(r["topic"], r["key"], r["payload"], h) for r, h in zip(rows, headers, strict=True)]
+            )
         # A crash between publish and this update republishes the batch; consumers dedupe on event_id.
         await conn.execute(
             "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]

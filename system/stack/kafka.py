@@ -22,7 +22,7 @@ import time
 import uuid
 import weakref
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -261,12 +261,14 @@ class KafkaBroker:
 
     ``data_dir`` is durable across ``stop()``/``start()``: it holds Kafka's log dir
     (``kafka-logs/``, formatted once), ``server.properties`` and the append-only
-    ``server.log``. Ports are fixed at construction so restarts keep the same
+    ``server.log`` (or ``log_path``). Ports are fixed at construction so restarts keep the same
     bootstrap address.
 
     ``users`` (name -> password) become SCRAM-SHA-512 credentials when the storage is
     formatted: KRaft needs them in its first metadata, before any client can log in.
-    ``superusers`` bypass the ACLs (the broker's own principal always does).
+    ``superusers`` bypass the ACLs (the broker's own principal always does). ``broker_password``
+    is the broker's own SCRAM/PLAIN password when given (a cluster's nodes share one); else one is made
+    with the storage and kept in ``data_dir/broker.secret``.
     """
 
     def __init__(
@@ -278,16 +280,19 @@ class KafkaBroker:
         *,
         users: Mapping[str, str],
         superusers: Sequence[str] = (),
+        broker_password: str | None = None,
+        log_path: Path | None = None,
         java: str | None = None,
         jvm_opts: tuple[str, ...] = DEFAULT_JVM_OPTS,
         log_level: str = "INFO",
         overrides: Mapping[str, str] | None = None,
         class_data_sharing: bool = True,
+        cluster_id: str | None = None,
     ) -> None:
         self.lib_dir = lib_dir
         self.data_dir = data_dir.resolve()
         self.log_dirs = self.data_dir / "kafka-logs"
-        self.log_path = self.data_dir / "server.log"
+        self.log_path = (log_path or self.data_dir / "server.log").resolve()
         self.port = port or free_port()
         self.controller_port = controller_port or free_port()
         self.java = java or self._find_java()
@@ -296,14 +301,18 @@ class KafkaBroker:
         self.overrides = dict(overrides or {})
         self.users = dict(users)
         self.superusers = tuple(superusers)
-        self._broker_password = ""
+        self._given_password = broker_password
+        self._broker_password = broker_password or ""
         self.version = kafka_version(lib_dir)
+        # Used when the log dir is formatted; the nodes of a cluster share one.
+        self.cluster_id = cluster_id or _new_cluster_id()
         # AppCDS archive shared by every broker on these jars: the first graceful
         # stop dumps the loaded classes, later starts map them (~1.8 s -> ~1.0 s).
         self._cds_archive = lib_dir.parent / "kafka-broker.jsa" if class_data_sharing else None
         self._cds_pending: Path | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._log_start = 0
+        self._launched = 0.0
         self._finalizer: weakref.finalize[[int, signal.Signals], KafkaBroker] | None = None
 
     @staticmethod
@@ -382,12 +391,21 @@ class KafkaBroker:
 
     def start(self, timeout_s: float = 60.0) -> Self:
         """Format storage on first use, launch the broker, block until it serves groups."""
+        self.launch()
+        return self.wait_ready(timeout_s)
+
+    def launch(self) -> None:
+        """Format storage on first use and launch the broker, without waiting (a cluster's nodes start together)."""
         if self.running:
             raise RuntimeError(f"broker already running (pid {self.pid})")
         self.log_dirs.mkdir(parents=True, exist_ok=True)
-        # The broker's password, made once with the storage (its SCRAM credential is in the metadata log).
+        # The broker's password, made once with the storage (its SCRAM credential is in the metadata log); a
+        # cluster's nodes share one, given at construction.
         secret = self.data_dir / "broker.secret"
-        if not secret.is_file():
+        if self._given_password is not None:
+            if not secret.is_file() or secret.read_text() != self._given_password:
+                write_secret(secret, self._given_password)
+        elif not secret.is_file():
             write_secret(secret, secrets.token_urlsafe(24))
         self._broker_password = secret.read_text()
         config = self.data_dir / "server.properties"
@@ -403,7 +421,7 @@ class KafkaBroker:
                         "kafka.tools.StorageTool",
                         "format",
                         "-t",
-                        _new_cluster_id(),
+                        self.cluster_id,
                         "-c",
                         str(config),
                         *self._scram_credentials(),
@@ -424,9 +442,14 @@ class KafkaBroker:
             )
         # Never leak a broker JVM if the test process dies without stop().
         self._finalizer = weakref.finalize(self, _signal_group, self._proc.pid, signal.SIGKILL)
-        started = time.monotonic()
-        deadline = started + timeout_s
-        while not _broker_ready(self.port, BROKER_USER, self._broker_password):
+        self._launched = time.monotonic()
+
+    def wait_ready(self, timeout_s: float = 60.0, ready: Callable[[], bool] | None = None) -> Self:
+        """Block until the launched broker serves groups (or until `ready`, a cluster's check, says so)."""
+        assert self._proc is not None, "launch() first"
+        started = self._launched
+        deadline = time.monotonic() + timeout_s
+        while not (ready() if ready else _broker_ready(self.port, BROKER_USER, self._broker_password)):
             if self._proc.poll() is not None:
                 code = self._proc.returncode
                 self._forget()

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -16,11 +15,12 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from system.access import OPS, SETUP
 from system.ops import kafka_client
-from tests.support import SERVICE, eventually, sample_request
+from tests.support import SERVICE, CriUp, eventually, sample_request
 
 pytestmark = pytest.mark.e2e
 
 CRI = [str(Path(sys.executable).parent / "cri")]  # the installed entry point
+README = Path(__file__).parents[2] / "README.md"
 
 
 def cri(*args: str, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess:
@@ -69,39 +69,45 @@ async def test_replay_rewinds_a_services_group_to_a_time(system, infra):
     assert {meta.offset for meta in offsets.values()} == {0}
 
 
-def test_cri_up_runs_the_whole_system_until_ctrl_c(tmp_path: Path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CRI_DATABASE_URL", "CRI_KAFKA_"))}
-    home = tmp_path / ".cri"
-    up = subprocess.Popen(
-        [*CRI, "up", "--home", str(home)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 180
-        lines = []
-        while not any("Press Ctrl-C" in line for line in lines) and time.monotonic() < deadline:
-            lines.append(up.stdout.readline())
-        assert any("CRI Exchange is up" in line for line in lines), "".join(lines)
+def readme_request_example() -> tuple[str, str]:
+    """README's "Submitting a request" block, as two scripts: the submission, then the status query (which needs
+    the request id the first one printed, in place of `<request_id>`)."""
+    section = README.read_text().split("## Submitting a request", 1)[1]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    submit = block.split("\n# {", 1)[0]
+    status = block.rstrip("\n").splitlines()[-1]
+    return submit, f"{submit.splitlines()[0]}\n{status}"
+
+
+def test_readmes_curl_example_works_as_written_against_cri_up_until_ctrl_c(tmp_path: Path):
+    submit, status = readme_request_example()
+    home = tmp_path / ".cri"  # where `cri up` keeps its state when run from tmp_path
+    with CriUp(home, default_ports=("intake",)) as up:  # on README's intake port; the rest on free ones
+        up.wait_up()
+        assert "CRI Exchange is up" in up.output and "http://127.0.0.1:8001/docs" in up.output
+        assert "http://127.0.0.1:8001/sign-in" in up.output
         assert (home / "stack.json").stat().st_mode & 0o777 == 0o600  # it holds every principal's password
         stack = json.loads((home / "stack.json").read_text())
-        body = sample_request()
-        answer = httpx.post(f"{stack['services']['intake']}/v1/requests", json=body, headers=SERVICE)
-        assert answer.status_code == 202
+        assert set(stack["kafka_users"]) >= {"cri-ops", "cri-intake"} and stack["maildir"] == str(home / "mail")
+        answer = json.loads(subprocess.run(["bash", "-c", submit], capture_output=True, text=True, check=True).stdout)
+        assert answer["replayed"] is False and answer["status_url"] == f"/v1/requests/{answer['request_id']}"
+
+        async def routed():
+            script = status.replace("<request_id>", answer["request_id"])
+            shown = json.loads(subprocess.run(["bash", "-c", script], capture_output=True, text=True).stdout)
+            return shown if "routed" in {entry["status"] for entry in shown["timeline"]} else None
+
+        assert asyncio.run(eventually(routed, what="README's request to be routed"))
 
         async def mailed():
-            return [m for m in mailbox.Maildir(home / "mail") if body["agency"]["name"] in str(m)]
+            return [m for m in mailbox.Maildir(home / "mail") if "Springfield Police Department" in str(m)]
 
         assert asyncio.run(eventually(mailed, what="the request's emails in the SMTP sink"))
         # From the folder `cri up` ran in, `cri topics` finds the broker and logs in as ops by itself.
         topics = cri("topics", cwd=tmp_path)
         assert topics.returncode == 0, topics.stderr
         assert "cri-notify" in topics.stdout
-    finally:
-        os.killpg(up.pid, signal.SIGINT)
-        up.wait(60)
-    assert up.returncode == 0
-    assert "stopping" in up.stdout.read()
+        os.killpg(up.process.pid, signal.SIGINT)  # Ctrl-C in a terminal: the whole foreground group
+        up.process.wait(120)
+    assert up.process.returncode == 0
+    assert "SIGINT received: stopping" in up.output

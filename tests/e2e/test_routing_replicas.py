@@ -4,7 +4,6 @@ A private system (intake and two routing processes, one consumer group) whose pr
 each; no engagements service runs, so no place is ever freed and every routed request holds one."""
 
 import asyncio
-import re
 from collections import Counter
 from pathlib import Path
 
@@ -16,13 +15,12 @@ import yaml
 from services.routing.settings import PROVIDERS_FILE
 from system.stack.ports import free_port
 from system.stack.runner import ServiceProcess
-from tests.support import SERVICE, eventually, sample_request
+from tests.support import SERVICE, eventually, partitions_held, sample_request
 
 pytestmark = pytest.mark.e2e
 
 REQUESTS = 60
 CAPACITY = 3
-_ASSIGNED = re.compile(r"Setting newly assigned partitions (.*) for group cri-routing")
 
 
 @pytest.fixture(scope="module")
@@ -41,16 +39,6 @@ def two_replicas(private_system, tmp_path_factory):
     system.services["routing-2"] = second  # stopped with the private system
     second.start().wait_ready()
     return system
-
-
-def partitions_held(log_path: Path) -> list[int]:
-    """The cri.requests partitions a replica was given at its group's latest rebalance."""
-    assignments = _ASSIGNED.findall(log_path.read_text(errors="replace"))
-    return (
-        sorted(int(p) for p in re.findall(r"topic='cri.requests', partition=(\d+)", assignments[-1]))
-        if assignments
-        else []
-    )
 
 
 async def test_two_replicas_under_concurrent_load_route_each_request_once_within_every_providers_capacity(

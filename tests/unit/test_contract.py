@@ -36,7 +36,7 @@ from shared.contract.schemas import (
     versions_of,
     write_schemas,
 )
-from shared.contract.topics import CATALOG
+from shared.contract.topics import CATALOG, replication
 from shared.runtime.contract_page import render_page
 from system.asyncapi import ASYNCAPI_DIR, asyncapi_document
 from system.stack.runner import SERVICES
@@ -335,3 +335,13 @@ def test_exporting_refuses_to_change_the_envelope(published_copy, monkeypatch):
     monkeypatch.setattr(schemas, "current_schemas", lambda: {"Envelope.json": changed})
     with pytest.raises(ContractError, match="Envelope.json is published and never changes: every consumer reads it"):
         write_schemas(published_copy)
+
+
+@pytest.mark.parametrize(("brokers", "expected"), [(1, (1, None)), (2, (2, None)), (3, (3, 2)), (5, (3, 2))])
+def test_topics_are_replicated_as_the_cluster_allows(brokers, expected):
+    """Three copies and two in sync before a write is acknowledged where three brokers run; one on one broker."""
+    assert replication(brokers) == expected
+    factor, min_insync = expected
+    assert all(
+        spec.config(min_insync).get("min.insync.replicas") == (min_insync and str(min_insync)) for spec in CATALOG
+    )
