@@ -4,15 +4,22 @@ SIGKILLed in the middle of a stream of requests, brought back, then the busiest 
 once the system has drained, every accepted request was applied exactly once everywhere and got exactly its
 notifications."""
 
+import asyncio
 import random
+from dataclasses import replace
+from uuid import uuid4
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import KafkaConnectionError, TopicAuthorizationFailedError
+from pydantic import SecretStr
 
 from shared.contract import topics
-from system.access import SETUP
-from system.ops import kafka_client
+from shared.runtime.broker import ensure_topics, kafka_client_options
+from system.access import OPS, SETUP
+from system.ops import consumer_lag, kafka_client
+from system.stack.kafka_cluster import KafkaCluster
 from tests.faults import chaos
 
 pytestmark = pytest.mark.faults
@@ -41,6 +48,26 @@ async def test_every_topic_of_the_catalog_is_on_three_brokers_and_needs_two_in_s
         for resource in response.resources
     }
     assert min_insync == dict.fromkeys(names, "2")
+
+
+async def test_every_node_of_the_cluster_asks_for_a_login_and_enforces_the_acls(cluster_system):
+    """Secured like the single broker (tests/integration/test_kafka_acls.py), on each node alone: a wrong password
+    is refused, a service's principal may not create a topic, cri-setup may."""
+    cluster = cluster_system.infra.broker
+    assert isinstance(cluster, KafkaCluster)
+    for node in cluster.nodes:
+        only = {"kafka_bootstrap_servers": node.bootstrap}
+        wrong = cluster_system.infra.kafka_settings(OPS).model_copy(
+            update={**only, "kafka_sasl_password": SecretStr("not-the-password")}
+        )
+        with pytest.raises(KafkaConnectionError):
+            await asyncio.wait_for(consumer_lag(wrong), timeout=30)
+        routing = cluster_system.infra.kafka_settings("cri-routing").model_copy(update=only)
+        probe = replace(topics.DEAD_LETTERS, name=f"cri.probe.{uuid4().hex[:8]}")
+        with pytest.raises(TopicAuthorizationFailedError):
+            await ensure_topics(node.bootstrap, [probe], client_options=kafka_client_options(routing))
+    setup = cluster_system.infra.kafka_settings(SETUP)
+    assert await ensure_topics(setup.kafka_bootstrap_servers, [probe], client_options=kafka_client_options(setup))
 
 
 @pytest.mark.timeout(600)
