@@ -29,8 +29,11 @@ from tests.support import SERVICE, STAFF, eventually, sample_request
 
 pytestmark = pytest.mark.e2e
 
-# No word of a Critical Response in it (docs/routing.md, the lexicon): a CRI-TAC request naming one goes to staff.
-INCIDENT = "An officer's use of force on Elm Street was filmed by a bystander; the family has not yet been told."
+INCIDENT = "Officer-involved shooting on Elm Street; the family has not yet been told."
+# A confidential incident in words that point to no other tier (routing's lexicon, policy 2026.2): a request asking
+# only for training about it stays with CRI-TAC. ("Officer-involved shooting" in a request asking no Critical Response
+# help goes to staff.)
+TRAINING_INCIDENT = "A patrol car crashed on Elm Street in a pursuit; the family of the driver has not yet been told."
 # Per CRI-TAC request: acknowledgement, routing and opening to the agency, the assignment to the provider by email
 # and by the webhook the preferences file gives every CRI-TAC provider.
 CRI_TAC_DELIVERIES = 5
@@ -213,8 +216,8 @@ def text_of(message: Message) -> str:
 
 
 def confidential_request() -> dict:
-    # An incident asking for no critical response assistance stays with CRI-TAC.
-    return sample_request(incident={"summary": INCIDENT, "occurred_on": "2025-01-15", "confidential": True})
+    # An incident asking for no critical response assistance, in words of no other tier, stays with CRI-TAC.
+    return sample_request(incident={"summary": TRAINING_INCIDENT, "occurred_on": "2025-01-15", "confidential": True})
 
 
 def critical_incident() -> dict:
@@ -261,9 +264,9 @@ async def test_a_confidential_incident_reaches_the_agency_but_not_the_provider_n
     _, deliveries = routed_confidential
     emails = emails_by_kind(smtp, deliveries)
     hooks = [r for r in webhooks.accepted() if r["delivery_id"] in {d["delivery_id"] for d in deliveries}]
-    assert INCIDENT in text_of(emails["request_received"])
-    assert INCIDENT not in text_of(emails["assignment_provider"])
-    assert len(hooks) == 1 and INCIDENT not in json.dumps(hooks[0]["body"])
+    assert TRAINING_INCIDENT in text_of(emails["request_received"])
+    assert TRAINING_INCIDENT not in text_of(emails["assignment_provider"])
+    assert len(hooks) == 1 and TRAINING_INCIDENT not in json.dumps(hooks[0]["body"])
 
 
 async def test_every_webhook_carries_its_delivery_id_and_a_signature_that_verifies(routed_confidential, webhooks):
@@ -352,7 +355,7 @@ async def test_the_delivery_log_shows_a_requests_deliveries_newest_first_without
     assert {"kind", "role", "channel", "status", "attempts", "last_error", "created_at", "finished_at"} <= set(
         one.json()
     )
-    assert INCIDENT not in json.dumps(listed)
+    assert TRAINING_INCIDENT not in json.dumps(listed)
     assert missing.status_code == 404
 
 

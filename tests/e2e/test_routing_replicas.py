@@ -21,6 +21,7 @@ pytestmark = pytest.mark.e2e
 
 REQUESTS = 60
 CAPACITY = 3
+TOPICS = sample_request()["assistance"]["topic_areas"]  # what every request of this module asks for
 
 
 @pytest.fixture(scope="module")
@@ -82,8 +83,11 @@ async def test_two_replicas_under_concurrent_load_route_each_request_once_within
                 "SELECT coalesce(array_agg(provider_id), '{}') FROM routing.requests WHERE outcome = 'routed'"
             )
         )
+        # A provider may take a request only with expertise in a topic it asks for (policy 2026.2).
         providers = await conn.fetch(
-            "SELECT provider_id, tier, active, (record->>'capacity')::int AS capacity FROM routing.providers"
+            "SELECT provider_id, tier, active, (record->>'capacity')::int AS capacity,"
+            " coalesce(record->'expertise', '[]') ?| $1::text[] AS specialist FROM routing.providers",
+            TOPICS,
         )
         outcomes = dict(
             await conn.fetch(
@@ -100,6 +104,8 @@ async def test_two_replicas_under_concurrent_load_route_each_request_once_within
     assert {row["n"] for row in announced} == {1}
     for provider in providers:
         assert routed[provider["provider_id"]] == provider["active"] <= provider["capacity"]
-    # Every request asks for CRI-TAC help: the tier's providers fill up exactly, and the rest wait.
-    places = sum(p["capacity"] for p in providers if p["tier"] == "cri_tac")
+    # Every request asks for CRI-TAC help: the tier's providers who may take it (specialists in its topics) fill up
+    # exactly, and the rest wait for a specialist.
+    places = sum(p["capacity"] for p in providers if p["tier"] == "cri_tac" and p["specialist"])
+    assert places > 0
     assert outcomes == {"routed": places, "queued": REQUESTS - places}

@@ -57,11 +57,10 @@ CASES = [
     (topics.REQUESTS.name, "RequestSubmitted", {"routing", "engagements", "notify"}),
     (topics.REQUESTS.name, "RequestRouted", {"intake", "engagements", "notify"}),
     (topics.ENGAGEMENTS.name, "EngagementOpened", {"intake", "routing", "notify"}),
+    (topics.PEOPLE_LINKS.name, "SignInLinkRequested", {"notify"}),
 ]
-TOPIC_CONSUMERS = {
-    topics.REQUESTS.name: {"intake", "routing", "engagements", "notify"},
-    topics.ENGAGEMENTS.name: {"intake", "routing", "notify"},
-}
+# Every consumer of a topic is who the catalog names (and the Kafka ACLs let read it).
+TOPIC_CONSUMERS = {spec.name: set(spec.consumers) for spec in topics.CATALOG}
 
 
 async def produce(kafka: ServiceSettings, topic: str, values: dict[str, bytes]) -> dict[str, tuple[int, int, bytes]]:

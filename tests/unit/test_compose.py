@@ -195,3 +195,18 @@ def test_with_the_cluster_setup_waits_for_the_three_brokers(cluster):
         "kafka-2",
         "kafka-3",
     }
+
+
+class _UniqueKeys(yaml.SafeLoader):
+    """YAML's loaders keep the last of two equal keys silently: a second `environment:` of a service (as a merge
+    once left intake's) would drop the first, Kafka login and all."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        keys = [key.value for key, _ in node.value if isinstance(key, yaml.ScalarNode) and key.value != "<<"]
+        repeated = sorted({key for key in keys if keys.count(key) > 1})
+        assert not repeated, f"{repeated} given twice at {node.start_mark}"
+        return super().construct_mapping(node, deep=deep)
+
+
+def test_no_key_is_given_twice():
+    yaml.load(COMPOSE_FILE.read_text(), _UniqueKeys)  # noqa: S506 - a SafeLoader
