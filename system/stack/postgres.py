@@ -24,6 +24,11 @@ class EmbeddedPostgres:
         self._process: subprocess.Popen | None = None
 
     @property
+    def pid(self) -> int | None:
+        """The postmaster's; the backends are its children."""
+        return self._process.pid if self._process else None
+
+    @property
     def url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 

@@ -96,6 +96,15 @@ class Infrastructure:
             worker.submit(asyncio.run, ensure_topics(self.bootstrap_servers)).result()
         return self
 
+    def pids(self) -> dict[str, int]:
+        """The embedded servers' processes by name (PostgreSQL's postmaster, the broker, the SMTP mail sink)."""
+        named = {
+            "PostgreSQL": self._postgres.pid if self._postgres else None,
+            "broker": self._broker.pid if self._broker else None,
+            "SMTP sink": self._smtp.pid if self._smtp else None,
+        }
+        return {name: pid for name, pid in named.items() if pid is not None}
+
     @property
     def maildir(self) -> Path:
         return self.home / "mail"

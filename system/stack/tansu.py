@@ -20,6 +20,10 @@ class TansuBroker:
         self._process: subprocess.Popen | None = None
 
     @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
