@@ -27,14 +27,15 @@ from pathlib import Path
 import uvloop
 import yaml
 
-from benchmarks import ceiling, report
+from benchmarks import ceiling, cpu, report
 from benchmarks.collector import EventCollector
 from benchmarks.drivers import drive_http, drive_kafka
 from benchmarks.stats import HOPS, OUTBOX_DELAYS, Trace, ratio, spans, throughput
 from shared.runtime.settings import BrokerKind, ServiceSettings
 from system.access import PUBLISHER, SETUP
 from system.ops import login, running_stack
-from system.stack.runner import Infrastructure, ServiceProcess, start_services
+from system.stack.kafka_cluster import NODE_NAMES
+from system.stack.runner import SERVICES, Infrastructure, ServiceProcess, start_services
 
 ROUTING_PROVIDERS = Path(__file__).resolve().parent.parent / "services" / "routing" / "data" / "providers.yaml"
 WARMUP = 20
@@ -66,6 +67,15 @@ class System:
         """The benchmark publishes as an outside system would, and observes every topic as the setup principal."""
         return login(self.bootstrap, self.kafka_users, principal)
 
+    def pids(self) -> dict[str, int]:
+        """The processes whose CPU time is measured (none of a system the benchmark did not start)."""
+        pids: dict[str, int] = {}
+        for process in [*self.services.values(), *self.extra]:
+            if process.process is not None:
+                same = sum(1 for name in pids if name.split("#")[0] == process.name)
+                pids[f"{process.name}#{same + 1}" if same else process.name] = process.process.pid
+        return pids | (self.infra.pids() if self.infra else {})
+
 
 def roomy_providers(path: Path) -> Path:
     """The routing seed with room for every benchmark request: at today's capacities (about 200 engagements in
@@ -77,7 +87,9 @@ def roomy_providers(path: Path) -> Path:
     return path
 
 
-def phase_result(collector: EventCollector, ids: list[str], before: dict, after: dict) -> dict:
+def phase_result(
+    collector: EventCollector, ids: list[str], before: dict, after: dict, cpu_before: dict, cpu_after: dict
+) -> dict:
     traces: list[Trace] = [collector.traces[i] for i in ids]
     done = [t for t in traces if t.done]
     hops = spans(traces, HOPS)
@@ -92,12 +104,17 @@ def phase_result(collector: EventCollector, ids: list[str], before: dict, after:
         "outbox_delays": {name: stats.__dict__ for name, stats in spans(traces, OUTBOX_DELAYS).items()},
         "opening_emails": sum(t.notifications for t in traces),
         "services": report.batch_profile(before, after),
+        # Of every request sent in the phase, each process's CPU (each broker of a cluster: broker, broker-2,
+        # broker-3); the four services' sum is "services", a cluster's "brokers".
+        "cpu_ms_per_request": cpu.per_request(cpu_before, cpu_after, len(ids), set(SERVICES), set(NODE_NAMES)),
     }
 
 
 async def measure(system: System, collector: EventCollector, channel: str, args, run_id: str) -> tuple[dict, dict]:
     """One phase: send, wait until every request's opening email is sent (or progress stops), profile."""
     before = await asyncio.to_thread(report.scrape, system.urls)
+    pids = system.pids()
+    cpu_before = cpu.sample(pids)
     extra: dict = {}
     if channel == "kafka":
         ids = await drive_kafka(
@@ -110,8 +127,9 @@ async def measure(system: System, collector: EventCollector, channel: str, args,
         ids = http.ids
         extra = http.summary(args.concurrency)
     await collector.wait_done(ids, idle_timeout_s=args.idle_timeout)
+    cpu_after = cpu.sample(pids)
     after = await asyncio.to_thread(report.scrape, system.urls)
-    return phase_result(collector, ids, before, after), extra
+    return phase_result(collector, ids, before, after, cpu_before, cpu_after), extra
 
 
 @contextmanager
@@ -233,9 +251,13 @@ def ratios(result: dict) -> dict[str, float]:
             if "pipeline (kafka, naive settings)" in runs
             else {}
         ),
-        "pipeline / relay ceiling, p99 latency": ratio(
-            kafka["end_to_end"]["percentiles_ms"]["p99"], relay["end_to_end"]["percentiles_ms"]["p99"]
-        ),
+        **{
+            f"{name} / relay ceiling, p{pct} latency": ratio(
+                runs[name]["end_to_end"]["percentiles_ms"][f"p{pct}"], relay["end_to_end"]["percentiles_ms"][f"p{pct}"]
+            )
+            for name in ("pipeline (kafka intake)", "pipeline (http intake)")
+            for pct in (50, 99)
+        },
         "pipeline p99 end to end, ms (target < 250 at 200 req/s)": kafka["end_to_end"]["percentiles_ms"]["p99"],
         "HTTP intake accepted req/s, pipeline running": result.get("http_intake", {}).get("accepted_per_s", 0.0),
         "HTTP intake accepted req/s, alone (target >= 1000)": result.get("http_intake_alone", {}).get(

@@ -79,6 +79,7 @@ def render_table(result: dict) -> str:
                 f"{_fmt(prof['ms_per_batch']):>10}{_fmt(prof['ms_per_record'], 2):>9}{_fmt(prof['busy_s']):>9}"
             )
         lines.append("")
+    lines.extend(_cpu_table(result["runs"]))
     for key in [k for k in result if k.startswith("http_intake")]:
         h = result[key]
         label = _HTTP_PHASES.get(key) or f"alone, {key.rsplit('_x', 1)[1]} intake processes, the rest paused"
@@ -93,6 +94,18 @@ def render_table(result: dict) -> str:
     for name, value in result["ratios"].items():
         lines.append(f"  {name:<56}{_fmt(value, 2):>10}")
     return "\n".join(lines)
+
+
+def _cpu_table(runs: dict) -> list[str]:
+    """CPU ms per request sent, a row per process, a column per pipeline phase."""
+    measured = {name: run["cpu_ms_per_request"] for name, run in runs.items() if "cpu_ms_per_request" in run}
+    if not measured:
+        return []
+    processes = list(dict.fromkeys(p for cpu in measured.values() for p in cpu))
+    lines = ["CPU ms per request, per process: " + " | ".join(measured)]
+    for process in processes:
+        lines.append(f"  {process:<14}" + "".join(f"{_fmt(cpu.get(process), 2):>10}" for cpu in measured.values()))
+    return [*lines, ""]
 
 
 _HTTP_PHASES = {"http_intake": "pipeline running", "http_intake_alone": "alone, the rest paused"}

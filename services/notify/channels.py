@@ -1,11 +1,10 @@
 """Notify's edge to its receivers: a rendered message sent by email over SMTP or as a signed webhook over HTTP,
 each failure classified (`DeliveryFailed`, permanent or not)."""
 
+import base64
 import time
 from collections.abc import Mapping
 from email.header import Header
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
 from email.utils import parseaddr
 from uuid import UUID
 
@@ -22,6 +21,40 @@ from services.notify.smtp import SmtpSessions
 
 SIGNATURE_HEADER = "X-CRI-Signature"
 DELIVERY_HEADER = "X-CRI-Delivery-Id"
+
+
+def compose_email(sender: str, recipient: str, delivery_id: UUID, rendered: RenderedMessage) -> bytes:
+    """The MIME message of one email, as sent: plain text and HTML alternatives, each utf-8 in base64.
+
+    Written out directly: the `email` package's classes and generator cost notify a quarter of its time (building
+    header objects, folding, flattening), for a message whose shape never changes. Received messages (and tests)
+    can dedupe on the delivery id, which is also the Message-ID and makes the boundary (base64 has no "_" or ".")."""
+    boundary = f"=_cri.{delivery_id.hex}"
+    lines = [
+        f"From: {_header(sender)}",
+        f"To: {_header(recipient)}",
+        f"Subject: {_header(rendered.subject)}",
+        f"Message-ID: <{delivery_id}@cri-exchange>",
+        f"{DELIVERY_HEADER}: {delivery_id}",
+        "MIME-Version: 1.0",
+        f'Content-Type: multipart/alternative; boundary="{boundary}"',
+        "",
+    ]
+    for subtype, body in (("plain", rendered.text), ("html", rendered.html)):
+        lines += [
+            f"--{boundary}",
+            f'Content-Type: text/{subtype}; charset="utf-8"',
+            "Content-Transfer-Encoding: base64",
+            "",
+            base64.encodebytes(body.encode()).decode().replace("\n", "\r\n").rstrip(),
+        ]
+    lines += [f"--{boundary}--", ""]
+    return "\r\n".join(lines).encode("ascii")
+
+
+def _header(value: str) -> str:
+    """A header's value, RFC 2047-encoded only when it must be (an agency's name may well be plain ASCII)."""
+    return value if value.isascii() else Header(value, "utf-8").encode(linesep="\r\n")
 
 
 class Channels:
@@ -42,19 +75,7 @@ class Channels:
             await self._webhook(delivery_id, planned, rendered)
 
     async def _email(self, delivery_id: UUID, planned: PlannedNotification, rendered: RenderedMessage) -> None:
-        # The compat32 MIME classes build a message three times faster than EmailMessage; notify builds many.
-        # A boundary of our own: the generator would otherwise make a random one and compile a regular expression
-        # to prove it absent from the parts, for every message. Parts are base64 (utf-8), which has no "_" or ".".
-        message = MIMEMultipart("alternative", boundary=f"=_cri.{delivery_id.hex}")
-        message["From"] = self._settings.mail_from
-        message["To"] = planned.address
-        # Encoded only when it must be: an agency name may well be plain ASCII.
-        message["Subject"] = rendered.subject if rendered.subject.isascii() else Header(rendered.subject, "utf-8")
-        # Receivers (and tests) can dedupe on the delivery id.
-        message["Message-ID"] = f"<{delivery_id}@cri-exchange>"
-        message[DELIVERY_HEADER] = str(delivery_id)
-        message.attach(MIMEText(rendered.text, "plain", "utf-8"))
-        message.attach(MIMEText(rendered.html, "html", "utf-8"))
+        message = compose_email(self._settings.mail_from, planned.address, delivery_id, rendered)
         try:
             await self._smtp.send(message, self._envelope_sender, planned.address)
         except aiosmtplib.SMTPRecipientsRefused as exc:

@@ -3,7 +3,6 @@ EHLO and login every time."""
 
 import asyncio
 from contextlib import suppress
-from email.message import Message
 
 import aiosmtplib
 
@@ -26,19 +25,20 @@ class SmtpSessions:
                 )
             )
 
-    async def send(self, message: Message, sender: str, recipient: str) -> None:
-        """Send on an idle session, (re)connecting it as needed; raises aiosmtplib's errors and OSError.
-        The envelope's addresses are given, so aiosmtplib does not parse them out of the headers again."""
+    async def send(self, message: bytes, sender: str, recipient: str) -> None:
+        """Send a composed message on an idle session, (re)connecting it as needed; raises aiosmtplib's errors
+        and OSError. An address that is not ASCII asks the server for SMTPUTF8 (a server without it refuses)."""
+        options = [] if sender.isascii() and recipient.isascii() else ["SMTPUTF8"]
         session = await self._idle.get()
         try:
             if not session.is_connected:
                 await session.connect()
             try:
-                await session.send_message(message, sender=sender, recipients=[recipient])
+                await session.sendmail(sender, [recipient], message, mail_options=options)
             except aiosmtplib.SMTPServerDisconnected:
                 # The server closed an idle session: one fresh connection, then the error stands.
                 await session.connect()
-                await session.send_message(message, sender=sender, recipients=[recipient])
+                await session.sendmail(sender, [recipient], message, mail_options=options)
         except BaseException:
             # A session that failed mid-conversation is not trusted again: the next use reconnects.
             session.close()

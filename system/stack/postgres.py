@@ -37,6 +37,7 @@ class EmbeddedPostgres:
 
     @property
     def pid(self) -> int | None:
+        """The postmaster's; the backends are its children."""
         return self._process.pid if self._process else None
 
     @property
