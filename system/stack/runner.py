@@ -303,14 +303,15 @@ def start_services(
     # The other services' pages send people to intake to sign in, and ask it who a session is; intake's "my
     # requests" page reads an assessment's recommendations from engagements; engagements' dashboard links the
     # requests waiting for staff to routing's triage pages.
+    # Chosen once: without a fixed port, each call of `ports.of` picks another free one.
+    ports = {name: infra.ports.of(name) for name in names}
     urls = {
-        f"CRI_{name.upper()}_URL": f"http://127.0.0.1:{infra.ports.of(name)}"
+        f"CRI_{name.upper()}_URL": f"http://127.0.0.1:{ports[name]}"
         for name in ("intake", "routing", "engagements")
         if name in names
     }
     services = {}
-    for name in names:
-        port = infra.ports.of(name)
+    for name, port in ports.items():
         service_env = {**infra.service_env(name, port), **urls, **(env or {})}
         services[name] = ServiceProcess(name, port, service_env, log_dir / f"{name}.log").start()
         if started is not None:
