@@ -3,12 +3,14 @@ scan, the dashboard."""
 
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from services.engagements import SERVICE, api, dashboard_api, pages, workers
 from services.engagements.domain.deadlines import DeadlineClock, load_deadlines
 from services.engagements.handlers import make_handlers
+from services.engagements.routing import Routing
 from services.engagements.settings import EngagementsSettings
 from shared.contract import topics
 from shared.contract.events import (
@@ -53,6 +55,13 @@ def create_app(settings: EngagementsSettings | None = None) -> FastAPI:
         description="Tracks every engagement from opening to close, with milestones, deadlines and a dashboard.",
     )
     app.state.deadline_clock = clock
+    # One client for the life of the process, for the dashboard to read routing's registry (capacity per provider).
+    routing_url = settings.routing_api_url or settings.routing_url
+    app.state.routing = Routing(
+        httpx.AsyncClient(base_url=routing_url, timeout=settings.routing_timeout_s) if routing_url else None,
+        settings.routing_api_key.get_secret_value(),
+        settings.routing_cache_s,
+    )
     web = intake_web([HERE / "templates"], settings)  # people sign in on intake's pages
     pages.install(web)
     web.install(app)

@@ -17,7 +17,8 @@ from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.responses import RedirectResponse, StreamingResponse
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
-from services.engagements.domain.dashboard import load_bars, week_start, weekly_chart, weekly_counts
+from services.engagements.domain.dashboard import capacity_bars, load_bars, week_start, weekly_chart, weekly_counts
+from services.engagements.routing import ProviderCapacity, Routing
 from services.engagements.store import Portfolio, PostgresStore
 from shared.runtime.auth import Principal, Role, authorize
 from shared.runtime.http import runtime_of
@@ -68,7 +69,10 @@ async def page(request: Request) -> Response:
     web = web_of(request)
     async with runtime_of(request).pool.acquire() as conn:
         portfolio = await _portfolio(PostgresStore(conn))
-    return await web.render(request, "dashboard.html", **figures(portfolio, datetime.now(UTC), _triage(request)))
+    registry = await _routing(request).registry()
+    return await web.render(
+        request, "dashboard.html", **figures(portfolio, datetime.now(UTC), _triage(request), registry)
+    )
 
 
 @router.get("/dashboard/summary", dependencies=[Staff])
@@ -90,9 +94,10 @@ async def stream(request: Request) -> StreamingResponse:
         while not await request.is_disconnected():
             async with runtime.pool.acquire() as conn:
                 portfolio = await _portfolio(PostgresStore(conn))
-            if portfolio != sent:
-                sent, quiet = portfolio, 0
-                html = template.render(**figures(portfolio, datetime.now(UTC), _triage(request)))
+            registry = await _routing(request).registry()  # cached: routing is asked every few seconds at most
+            if (portfolio, registry) != sent:
+                sent, quiet = (portfolio, registry), 0
+                html = template.render(**figures(portfolio, datetime.now(UTC), _triage(request), registry))
                 yield "event: figures\n" + "".join(f"data: {line}\n" for line in html.splitlines()) + "\n"
             elif (quiet := quiet + 1) % _KEEPALIVE_EVERY == 0:
                 yield ": keepalive\n\n"
@@ -110,14 +115,25 @@ def _triage(request: Request) -> str | None:
     return runtime_of(request).settings.routing_url  # type: ignore[attr-defined]
 
 
-def figures(portfolio: Portfolio, now: datetime, triage: str | None) -> dict[str, Any]:
-    """What templates/dashboard_figures.html draws: the portfolio, load bars, the weekly chart, and where routing's
-    triage pages are (None: no links to them)."""
+def _routing(request: Request) -> Routing:
+    return request.app.state.routing  # type: ignore[no-any-return]
+
+
+def figures(
+    portfolio: Portfolio, now: datetime, triage: str | None, registry: list[ProviderCapacity] | None = None
+) -> dict[str, Any]:
+    """What templates/dashboard_figures.html draws: the portfolio, load bars, load against capacity from routing's
+    registry (None: routing could not be read, the page says capacity is unavailable), the weekly chart, and where
+    routing's triage pages are (None: no links to them)."""
     loads = [(p.provider_id, p.name, p.open, p.total) for p in portfolio.providers]
+    capacity = None
+    if registry is not None:
+        capacity = capacity_bars([(r.provider_id, r.name, r.active, r.capacity) for r in registry if r.partner_today])
     counted = {week.week: week.n for week in portfolio.weekly}
     return {
         "p": portfolio,
         "bars": load_bars(loads),
+        "capacity": capacity,
         "weekly": weekly_chart(weekly_counts(counted, now.date(), _WEEKS)),
         "now": now,
         "triage": triage,

@@ -1,7 +1,8 @@
 """Routing's staff API, version 1: override a routing decision, read a request's decision history, the registry.
 
 Every route needs a staff key (`Authorization: Bearer <key>`, shared/runtime/auth.py): decisions name agencies,
-incidents' handling and staff's reasons.
+incidents' handling and staff's reasons. The registry's read (capacity and load, no agency) also admits a service
+key: engagements' dashboard reads it to show load against capacity.
 """
 
 from datetime import UTC, date, datetime
@@ -23,9 +24,9 @@ from shared.runtime.outbox import unit_of_work
 router = APIRouter(
     prefix="/v1",
     tags=["staff"],
-    dependencies=[Depends(require(Role.STAFF))],
     responses={401: {"description": "No or unknown API key"}, 403: {"description": "Not a staff key"}},
 )
+_STAFF = [Depends(require(Role.STAFF))]
 
 
 class Assignment(BaseModel):
@@ -79,6 +80,7 @@ _REFUSALS = {
 
 @router.post(
     "/requests/{request_id}/assignment",
+    dependencies=_STAFF,
     response_model=DecisionView,
     responses={
         404: {"description": "Unknown request"},
@@ -113,6 +115,7 @@ async def assign(
 
 @router.get(
     "/requests/{request_id}/decisions",
+    dependencies=_STAFF,
     response_model=DecisionHistory,
     responses={404: {"description": "Unknown request"}},
 )
@@ -126,7 +129,12 @@ async def decision_history(request_id: UUID, request: Request) -> DecisionHistor
     return DecisionHistory(request_id=request_id, decisions=decisions)
 
 
-@router.get("/providers", response_model=list[ProviderView])
+@router.get(
+    "/providers",
+    response_model=list[ProviderView],
+    dependencies=[Depends(require(Role.STAFF, Role.SERVICE))],
+    responses={403: {"description": "Neither a staff nor a service key"}},
+)
 async def providers(request: Request) -> list[ProviderView]:
     """The provider registry with each provider's load now."""
     async with runtime_of(request).pool.acquire() as conn:

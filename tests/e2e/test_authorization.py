@@ -145,12 +145,13 @@ CELLS = [
     Cell("service", "reads a request", "intake", "GET", "/v1/requests/{own_request}", 200),
     Cell("provider-A", "reads the request of its engagement", "intake", "GET", "/v1/requests/{own_request}", 403),
     Cell("nobody", "reads a request", "intake", "GET", "/v1/requests/{own_request}", 401),
-    # routing: staff only
+    # routing: staff only, but the registry's read also admits a service (engagements' dashboard reads capacity)
     Cell("staff", "reads a decision history", "routing", "GET", "/v1/requests/{own_request}/decisions", 200),
     Cell("staff", "reads the provider registry", "routing", "GET", "/v1/providers", 200),
     Cell("staff", "overrides an unknown request", "routing", "POST", "/v1/requests/{unknown}/assignment", 404,
          ASSIGNMENT, outcome="404: admitted"),
     Cell("service", "reads a decision history", "routing", "GET", "/v1/requests/{own_request}/decisions", 403),
+    Cell("service", "reads the provider registry", "routing", "GET", "/v1/providers", 200),
     Cell("agency", "reads its decision history", "routing", "GET", "/v1/requests/{own_request}/decisions", 403),
     Cell("provider-A", "reads the provider registry", "routing", "GET", "/v1/providers", 403),
     Cell("service", "overrides a routing", "routing", "POST", "/v1/requests/{own_request}/assignment", 403, ASSIGNMENT),

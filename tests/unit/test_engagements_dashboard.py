@@ -8,6 +8,7 @@ import pytest
 from services.engagements.domain.dashboard import (
     CHAR_WIDTH,
     LABEL_GAP,
+    capacity_bars,
     load_bars,
     week_start,
     weekly_chart,
@@ -61,3 +62,24 @@ def test_load_is_drawn_against_the_busiest_provider_busiest_first():
 
 def test_no_load_is_empty_bars():
     assert load_bars([("a", "A", 0, 2)])[0].percent == 0.0
+
+
+def test_capacity_bars_are_drawn_against_each_providers_capacity_fullest_first():
+    bars = capacity_bars([("iacp", "IACP", 1, 4), ("npi", "NPI", 3, 3), ("fop", "FOP", 0, 2)])
+    assert [(bar.provider_id, bar.percent, bar.full) for bar in bars] == [
+        ("npi", 100.0, True),
+        ("iacp", 25.0, False),
+        ("fop", 0.0, False),
+    ]
+    assert bars[1].label == "open 1 of capacity 4"
+
+
+def test_capacity_bars_never_overflow_nor_divide_by_zero():
+    over, none_open, zero = capacity_bars([("a", "A", 5, 2), ("b", "B", 1, 0), ("c", "C", 0, 0)])
+    assert (over.percent, over.full, over.label) == (100.0, True, "open 5 of capacity 2")
+    assert (none_open.percent, none_open.full) == (100.0, True)
+    assert (zero.percent, zero.full) == (0.0, True)
+
+
+def test_no_registry_is_no_capacity_bars():
+    assert capacity_bars([]) == []

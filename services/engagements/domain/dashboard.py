@@ -111,3 +111,38 @@ def load_bars(loads: list[tuple[str, str, int, int]]) -> list[LoadBar]:
         for provider_id, name, open_, total in loads
     ]
     return sorted(bars, key=lambda bar: (-bar.open, bar.name))
+
+
+@dataclass(frozen=True, slots=True)
+class CapacityBar:
+    """One provider's engagements open now (routing's count: reserved or open) against its capacity."""
+
+    provider_id: str
+    name: str
+    open: int
+    capacity: int
+    percent: float  # of the capacity, 0-100 (a provider over its capacity fills the bar)
+
+    @property
+    def full(self) -> bool:
+        return self.open >= self.capacity
+
+    @property
+    def label(self) -> str:
+        return f"open {self.open} of capacity {self.capacity}"
+
+
+def capacity_bars(loads: list[tuple[str, str, int, int]]) -> list[CapacityBar]:
+    """(provider_id, name, open, capacity) as bars, fullest first, each drawn against its own capacity; a provider
+    with no capacity is full as soon as it has one open (and empty, not divided by zero, with none)."""
+    bars = [
+        CapacityBar(
+            provider_id,
+            name,
+            open_,
+            capacity,
+            round(min(100.0, 100.0 * open_ / capacity), 1) if capacity > 0 else (100.0 if open_ else 0.0),
+        )
+        for provider_id, name, open_, capacity in loads
+    ]
+    return sorted(bars, key=lambda bar: (-bar.percent, -bar.open, bar.name))
