@@ -32,4 +32,7 @@ async def test_the_dashboard_follows_a_new_request_live_without_reload(system, b
     await eventually(shown, what="the new engagement among the latest events")
     assert await asyncio.to_thread(browser.evaluate, "window.notReloaded") is True
     assert int(await asyncio.to_thread(browser.evaluate, "document.getElementById('total').textContent")) >= 1
+    # Load against capacity, read from routing's registry with engagements' service key.
+    capacity = await asyncio.to_thread(browser.evaluate, "document.getElementById('capacity').textContent")
+    assert "of capacity" in capacity
     assert (await asyncio.to_thread(browser.screenshot, "dashboard")).stat().st_size > 0

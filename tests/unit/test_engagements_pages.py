@@ -10,6 +10,7 @@ import pytest
 from services.engagements import pages
 from services.engagements.app import HERE
 from services.engagements.dashboard_api import figures
+from services.engagements.routing import ProviderCapacity
 from services.engagements.store import AuditEntry, EngagementRow, Portfolio, WaitingRequest
 from shared.contract.events import AgencySummary, ProviderRef
 from shared.contract.requests import EXAMPLE_REQUEST, RequestForAssistance
@@ -126,3 +127,33 @@ def test_the_dashboard_links_waiting_requests_to_routings_triage_only_when_it_kn
     linked = template.render(**figures(portfolio, NOW, "http://routing.example"))
     assert f'href="http://routing.example/triage/requests/{waiting.request_id}"' in linked
     assert "/triage/" not in template.render(**figures(portfolio, NOW, None))
+
+
+def test_the_dashboard_shows_load_against_capacity_and_says_so_when_routing_cannot_be_read(web):
+    portfolio = Portfolio(
+        total=0,
+        open_total=0,
+        overdue_total=0,
+        by_tier_status=[],
+        providers=[],
+        first_contact=[],
+        overdue=[],
+        latest=[],
+        review_total=0,
+        review=[],
+        waiting_total=0,
+        waiting=[],
+        weekly=[],
+    )
+    registry = [
+        ProviderCapacity(provider_id="iacp", name="IACP", active=2, capacity=2, partner_today=True),
+        ProviderCapacity(provider_id="fop", name="FOP", active=1, capacity=4, partner_today=True),
+        ProviderCapacity(provider_id="old", name="Former partner", active=0, capacity=3, partner_today=False),
+    ]
+    template = web.env.get_template("dashboard_figures.html")
+    shown = template.render(**figures(portfolio, NOW, None, registry))
+    assert "open 2 of capacity 2</strong>, full" in shown and "open 1 of capacity 4" in shown
+    assert shown.index("IACP") < shown.index("FOP") and "Former partner" not in shown
+    assert 'width="25.0"' in shown and "capacity-unavailable" not in shown
+    unavailable = template.render(**figures(portfolio, NOW, None, None))
+    assert 'id="capacity-unavailable"' in unavailable and "Capacity is unavailable" in unavailable
