@@ -16,7 +16,7 @@ from system.ops import kafka_client, partitions_of
 
 # Event type -> the Trace fields it fills (occurred_at, record timestamp).
 _POINTS = {
-    "RequestSubmitted": ("submitted", "submitted_ts"),
+    "RequestReceived": ("submitted", "submitted_ts"),
     "RequestRouted": ("routed", "routed_ts"),
     "EngagementOpened": ("opened", "opened_ts"),
 }
@@ -70,7 +70,7 @@ class EventCollector:
             if getattr(trace, at) is None:
                 setattr(trace, at, occurred)
                 setattr(trace, ts, timestamp)
-            if kind == "RequestSubmitted":
+            if kind == "RequestReceived":
                 self.submitted_sizes.append(len(value))
         elif kind == "NotificationSent" and envelope["data"]["cause_event_type"] == "EngagementOpened":
             trace.notifications += 1

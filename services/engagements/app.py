@@ -34,7 +34,7 @@ def create_app(settings: EngagementsSettings | None = None) -> FastAPI:
     # Read at start: a broken deadlines file stops the service here, with the file's line in the message.
     clock = DeadlineClock(load_deadlines(settings.deadlines_file), settings.deadline_day_seconds)
     runtime = ServiceRuntime(SERVICE, settings, HERE / "migrations")
-    runtime.consume([topics.REQUESTS], make_handlers(clock))
+    runtime.consume([topics.REQUESTS, topics.REQUEST_CONTACTS], make_handlers(clock))
     runtime.publishes(
         EngagementOpened,
         MilestoneReached,

@@ -27,12 +27,13 @@ from shared.contract.events import (
     EngagementStatusChanged,
     MilestoneReached,
     ProviderRef,
+    RequestContactGiven,
     RequestNeedsReview,
     RequestQueued,
+    RequestReceived,
     RequestRouted,
-    RequestSubmitted,
 )
-from shared.contract.requests import RequestForAssistance
+from shared.contract.requests import AssistanceRequested, Contact
 from shared.contract.vocabulary import Tier
 
 
@@ -61,8 +62,10 @@ class Store(Protocol):
     async def load(self, engagement_id: UUID) -> EngagementRow | None: ...
 
     async def remember_request(
-        self, request_id: UUID, submitted_at: datetime, request: RequestForAssistance
+        self, request_id: UUID, submitted_at: datetime, request: AssistanceRequested
     ) -> None: ...
+
+    async def remember_contact(self, request_id: UUID, contact: Contact) -> None: ...
 
     async def set_queue(
         self, request_id: UUID, queue: str | None, since: datetime | None, reason: str | None
@@ -125,9 +128,15 @@ class StaleVersion(Exception):
         super().__init__(f"the engagement is no longer at version {expected}: reload it and try again")
 
 
-async def remember_request(store: Store, submitted: RequestSubmitted) -> None:
+async def remember_request(store: Store, received: RequestReceived) -> None:
     """Keep the request as submitted, for its engagement's page (a redelivery changes nothing)."""
-    await store.remember_request(submitted.request_id, submitted.submitted_at, submitted.request)
+    await store.remember_request(received.request_id, received.submitted_at, received.request)
+
+
+async def remember_contact(store: Store, given: RequestContactGiven) -> None:
+    """Keep the request's contact person, for the staff and the provider of its engagement (it may come before or
+    after the request; a redelivery changes nothing)."""
+    await store.remember_contact(given.request_id, given.contact)
 
 
 async def hold_for_review(store: Store, event: RequestNeedsReview, at: datetime) -> None:

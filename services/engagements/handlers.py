@@ -1,19 +1,35 @@
-"""Engagements' event handlers: each event of cri.requests it follows, mapped to its command. A submitted request
-is kept for its engagement's page; review and queueing put it in the dashboard's queues; routing (which opens the
-engagement) or withdrawal takes it out."""
+"""Engagements' event handlers: each event of cri.requests (and cri.requests.contacts) it follows, mapped to its
+command. A received request and its contact person are kept for its engagement's page; review and queueing put it in
+the dashboard's queues; routing (which opens the engagement) or withdrawal takes it out."""
 
 from services.engagements import commands
 from services.engagements.domain.deadlines import DeadlineClock
 from services.engagements.store import PostgresStore
 from shared.contract.envelope import Envelope
-from shared.contract.events import RequestNeedsReview, RequestQueued, RequestRouted, RequestSubmitted, RequestWithdrawn
+from shared.contract.events import (
+    RequestContactGiven,
+    RequestNeedsReview,
+    RequestQueued,
+    RequestReceived,
+    RequestRouted,
+    RequestSubmitted,
+    RequestWithdrawn,
+)
 from shared.runtime.consumer import EventHandler
 from shared.runtime.outbox import UnitOfWork
 
 
 def make_handlers(clock: DeadlineClock) -> dict[type, EventHandler]:
-    async def on_submitted(uow: UnitOfWork, _envelope: Envelope, event: RequestSubmitted) -> None:
+    async def on_received(uow: UnitOfWork, _envelope: Envelope, event: RequestReceived) -> None:
         await commands.remember_request(PostgresStore(uow.conn), event)
+
+    async def on_contact(uow: UnitOfWork, _envelope: Envelope, event: RequestContactGiven) -> None:
+        await commands.remember_contact(PostgresStore(uow.conn), event)
+
+    async def on_submitted(uow: UnitOfWork, _envelope: Envelope, event: RequestSubmitted) -> None:
+        received, contact = event.parts()
+        await commands.remember_request(PostgresStore(uow.conn), received)
+        await commands.remember_contact(PostgresStore(uow.conn), contact)
 
     async def on_needs_review(uow: UnitOfWork, envelope: Envelope, event: RequestNeedsReview) -> None:
         await commands.hold_for_review(PostgresStore(uow.conn), event, envelope.occurred_at)
@@ -28,6 +44,8 @@ def make_handlers(clock: DeadlineClock) -> dict[type, EventHandler]:
         await commands.stop_waiting(PostgresStore(uow.conn), event.request_id)
 
     return {
+        RequestReceived: on_received,
+        RequestContactGiven: on_contact,
         RequestSubmitted: on_submitted,
         RequestNeedsReview: on_needs_review,
         RequestQueued: on_queued,

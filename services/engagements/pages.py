@@ -22,8 +22,7 @@ from services.engagements.api import Closure, Escalation, NewRecommendation, Rec
 from services.engagements.domain import lifecycle, workspace
 from services.engagements.domain.disclosure import readable_request
 from services.engagements.domain.recommendations import can_add_recommendations
-from services.engagements.store import AuditEntry, Deadline, EngagementRow, PostgresStore, Recommendation
-from shared.contract.requests import RequestForAssistance
+from services.engagements.store import AskedRequest, AuditEntry, Deadline, EngagementRow, PostgresStore, Recommendation
 from shared.contract.vocabulary import CriticalAssistance, Tier
 from shared.runtime.auth import Principal, Role
 from shared.runtime.http import runtime_of
@@ -266,7 +265,7 @@ def engagement_view(
     person: Principal,
     trail: list[AuditEntry],
     deadline: Deadline | None,
-    asked: RequestForAssistance | None,
+    asked: AskedRequest | None,
     found: list[Recommendation] | None,
     now: datetime,
 ) -> dict[str, Any]:
@@ -274,7 +273,8 @@ def engagement_view(
     actions the lifecycle allows them now."""
     tier, status = row.tier, row.status
     view = asked and readable_request(
-        asked,
+        asked.request,
+        asked.contact,
         reader=person.role,  # pages admit staff and providers only
         tier=tier,
         flagged_by_routing=row.confidential,

@@ -11,7 +11,7 @@ import asyncpg
 from pydantic import BaseModel, ConfigDict
 
 from shared.contract.events import AgencySummary, ProviderRef
-from shared.contract.requests import RequestForAssistance
+from shared.contract.requests import AssistanceRequested, Contact
 from shared.contract.vocabulary import Tier
 
 
@@ -71,6 +71,14 @@ class MissedDeadline(_Row):
     milestone: str
     due_at: datetime
     fired_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AskedRequest:
+    """A request as its agency sent it; `contact` is None until its RequestContactGiven has come."""
+
+    request: AssistanceRequested
+    contact: Contact | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,7 +346,7 @@ class PostgresStore:
         )
         return _all(EngagementRow, records)
 
-    async def remember_request(self, request_id: UUID, submitted_at: datetime, request: RequestForAssistance) -> None:
+    async def remember_request(self, request_id: UUID, submitted_at: datetime, request: AssistanceRequested) -> None:
         await self.conn.execute(
             "INSERT INTO requests (request_id, submitted_at, request) VALUES ($1, $2, $3)"
             " ON CONFLICT (request_id) DO NOTHING",
@@ -347,10 +355,28 @@ class PostgresStore:
             request.model_dump(mode="json"),
         )
 
-    async def request_of(self, request_id: UUID) -> RequestForAssistance | None:
-        """The request as submitted; None for one submitted before engagements kept requests."""
-        found = await self.conn.fetchval("SELECT request FROM requests WHERE request_id = $1", request_id)
-        return None if found is None else RequestForAssistance.model_validate(found)
+    async def remember_contact(self, request_id: UUID, contact: Contact) -> None:
+        await self.conn.execute(
+            "INSERT INTO request_contacts (request_id, contact) VALUES ($1, $2) ON CONFLICT (request_id) DO NOTHING",
+            request_id,
+            contact.model_dump(mode="json"),
+        )
+
+    async def request_of(self, request_id: UUID) -> AskedRequest | None:
+        """The request as submitted, with its contact person once that has come; None for one submitted before
+        engagements kept requests."""
+        found = await self.conn.fetchrow(
+            "SELECT r.request, c.contact FROM requests r LEFT JOIN request_contacts c USING (request_id)"
+            " WHERE r.request_id = $1",
+            request_id,
+        )
+        if found is None:
+            return None
+        contact = found["contact"]
+        return AskedRequest(
+            AssistanceRequested.model_validate(found["request"]),
+            None if contact is None else Contact.model_validate(contact),
+        )
 
     async def set_queue(self, request_id: UUID, queue: str | None, since: datetime | None, reason: str | None) -> None:
         """Where the request waits for routing (`review`, `waiting`), or nowhere (None) once decided."""

@@ -6,9 +6,9 @@
   intake follows move a request's status (`status`), who an address signs in as and the rate limits of
   sign-in links (`signin`), the public request form's fields and words (`request_form`), an agency's requests in
   plain words and when one may be withdrawn (`agency_requests`).
-- `commands`: the use cases; every state change and every event intake emits (RequestSubmitted,
-  SubmissionRejected, SignInLinkRequested, SubmissionConfirmationRequested, RequestWithdrawn) is built there.
-  Any edge calls them: the JSON API, the inbound topic, an HTML form.
+- `commands`: the use cases; every state change and every event intake emits (RequestReceived,
+  RequestContactGiven, SubmissionRejected, SignInLinkRequested, SubmissionConfirmationRequested,
+  RequestWithdrawn) is built there. Any edge calls them: the JSON API, the inbound topic, an HTML form.
 - `handlers`: a followed event, or a record of the inbound topic, mapped to its command.
 - `api`: the JSON API: a call mapped to a command or a read, the command's exceptions to status codes.
 - `group_commit`: the HTTP edge's way to the submit command: submissions that arrive together share one

@@ -80,8 +80,8 @@ async def submit_request(
     principal: Annotated[Principal, Depends(require(Role.AGENCY, Role.SERVICE, Role.STAFF))],
     idempotency_key: Annotated[str | None, Header(max_length=MAX_KEY_CHARS)] = None,
 ) -> Accepted:
-    """Accept a request for assistance. It is recorded with its RequestSubmitted event in one transaction
-    (shared with the submissions that arrived with it), and answered once committed."""
+    """Accept a request for assistance. It is recorded with its RequestReceived and RequestContactGiven events in
+    one transaction (shared with the submissions that arrived with it), and answered once committed."""
     ensure_acts_for(principal, agency_key(body.agency), "an agency submits requests for itself only")
     settings: IntakeSettings = runtime_of(request).settings  # type: ignore[assignment]
     group_commit: GroupCommit = request.app.state.group_commit

@@ -17,7 +17,8 @@ from services.intake.settings import IntakeSettings
 from services.intake.workers import purge_ended_sign_in_periodically, purge_expired_keys_periodically
 from shared.contract import topics
 from shared.contract.events import (
-    RequestSubmitted,
+    RequestContactGiven,
+    RequestReceived,
     RequestWithdrawn,
     SignInLinkRequested,
     SubmissionConfirmationRequested,
@@ -40,7 +41,8 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         "answered on cri.intake.rejections.",
     )
     runtime.publishes(
-        RequestSubmitted,
+        RequestReceived,
+        RequestContactGiven,
         SubmissionRejected,
         SignInLinkRequested,
         SubmissionConfirmationRequested,

@@ -1,8 +1,8 @@
 """Intake's use cases: every change to its requests and every event it emits is built here (deleting expired
-idempotency keys is the workers' housekeeping). A submission is recorded with its RequestSubmitted (or recognised
-as one already recorded), an inbound record that cannot be accepted is answered with a SubmissionRejected, a
-downstream event moves its request's status. Each loads what it needs through the store, decides with the domain,
-saves, and emits through the outbox of the caller's transaction.
+idempotency keys is the workers' housekeeping). A submission is recorded with its RequestReceived and
+RequestContactGiven (or recognised as one already recorded), an inbound record that cannot be accepted is answered
+with a SubmissionRejected, a downstream event moves its request's status. Each loads what it needs through the
+store, decides with the domain, saves, and emits through the outbox of the caller's transaction.
 
 They take plain values and raise the exceptions below, so every edge maps them to its own answer: the JSON API to
 a status code, the inbound topic to a rejection, an HTML form to the page it shows again. HTTP submissions reach
@@ -33,8 +33,9 @@ from services.intake.store import HeldSubmission, KeyUse, LinkRow, PendingRow, S
 from shared.contract.envelope import Envelope, EventData
 from shared.contract.events import (
     FieldError,
+    RequestContactGiven,
+    RequestReceived,
     RequestRouted,
-    RequestSubmitted,
     RequestWithdrawn,
     SignInLinkRequested,
     SubmissionConfirmationRequested,
@@ -56,7 +57,9 @@ class Store(Protocol):
 
     async def point_key(self, key: str, request_id: UUID) -> None: ...
 
-    async def record_request(self, submitted: RequestSubmitted, *, event_id: UUID, agency_key: str) -> UUID: ...
+    async def record_request(
+        self, received: RequestReceived, request: RequestForAssistance, *, event_id: UUID, agency_key: str
+    ) -> UUID: ...
 
     async def record_status(self, request_id: UUID, event_id: UUID, at: datetime, change: StatusChange) -> None: ...
 
@@ -122,9 +125,9 @@ async def submit_request(
     key_ttl: timedelta,
     correlation_id: str | None = None,
 ) -> Acceptance:
-    """Record a request and emit its RequestSubmitted, or recognise it as recorded already: the same idempotency
-    key with the same body (a key used with another body is an IdempotencyConflict), or the same agency's client
-    reference."""
+    """Record a request and emit its RequestReceived and RequestContactGiven, or recognise it as recorded already:
+    the same idempotency key with the same body (a key used with another body is an IdempotencyConflict), or the
+    same agency's client reference."""
     request_id = uuid4()
     if idempotency_key is not None:
         body = fingerprint(request)
@@ -133,14 +136,19 @@ async def submit_request(
             if first.body_sha256 != body:
                 raise IdempotencyConflict(idempotency_key)
             return Acceptance(first.request_id, replayed=True)
-    event = RequestSubmitted(request_id=request_id, submitted_at=datetime.now(UTC), channel=channel, request=request)
-    envelope = Envelope.wrap(event, source=SERVICE, correlation_id=correlation_id or str(request_id))
-    recorded = await store.record_request(event, event_id=envelope.event_id, agency_key=agency_key(request.agency))
+    received = RequestReceived(
+        request_id=request_id, submitted_at=datetime.now(UTC), channel=channel, request=request.without_contact()
+    )
+    envelope = Envelope.wrap(received, source=SERVICE, correlation_id=correlation_id or str(request_id))
+    recorded = await store.record_request(
+        received, request, event_id=envelope.event_id, agency_key=agency_key(request.agency)
+    )
     if recorded != request_id:  # the agency sent this client reference before
         if idempotency_key is not None:
             await store.point_key(idempotency_key, recorded)
         return Acceptance(recorded, replayed=True)
     outbox.publish(envelope)
+    outbox.publish(envelope.follow(RequestContactGiven(request_id=request_id, contact=request.contact), source=SERVICE))
     return Acceptance(request_id, replayed=False)
 
 
@@ -260,7 +268,7 @@ async def hold_submission(
 
 
 async def confirm_submission(store: Store, outbox: Outbox, token: str, *, key_ttl: timedelta) -> Confirmed:
-    """The contact opened the link and sends the request: it is accepted like any other (RequestSubmitted).
+    """The contact opened the link and sends the request: it is accepted like any other (RequestReceived).
     Sending again from the same link answers the same request."""
     pending = await store.pending(token_digest(token), lock=True)
     if pending is None or pending.expires_at <= datetime.now(UTC):

@@ -35,7 +35,7 @@ class Submission:
     request: RequestForAssistance
     idempotency_key: str | None
     answer: asyncio.Future[Acceptance] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
-    # The caller's trace, so the RequestSubmitted event carries it although a writer task records it.
+    # The caller's trace, so the request's events carry it although a writer task records it.
     trace: Any = field(default_factory=otel_context.get_current)
 
 

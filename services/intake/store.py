@@ -13,7 +13,7 @@ import asyncpg
 
 from services.intake.domain.signin import AgencyContact, ProviderContact
 from services.intake.domain.status import StatusChange
-from shared.contract.events import RequestSubmitted
+from shared.contract.events import RequestReceived
 from shared.contract.requests import RequestForAssistance
 from shared.runtime.web.session import Person
 
@@ -111,10 +111,11 @@ class PostgresStore:
     async def point_key(self, key: str, request_id: UUID) -> None:
         await self._conn.execute("UPDATE idempotency_keys SET request_id = $2 WHERE key = $1", key, request_id)
 
-    async def record_request(self, submitted: RequestSubmitted, *, event_id: UUID, agency_key: str) -> UUID:
-        """Insert the submitted request with the first line of its timeline (the event `event_id`) and answer its
-        id; or answer the request the agency recorded before under the same client reference."""
-        request = submitted.request
+    async def record_request(
+        self, received: RequestReceived, request: RequestForAssistance, *, event_id: UUID, agency_key: str
+    ) -> UUID:
+        """Insert the request (with its contact) with the first line of its timeline (the event `event_id`) and
+        answer its id; or answer the request the agency recorded before under the same client reference."""
         # One statement for the request and its first timeline line. ON CONFLICT: of two concurrent submissions
         # of one agency's client reference, the second finds the first.
         inserted = await self._conn.fetchval(
@@ -124,14 +125,14 @@ class PostgresStore:
             " RETURNING request_id)"
             " INSERT INTO request_timeline (event_id, request_id, at, status, detail)"
             " SELECT $7, request_id, $2, 'submitted', $8 FROM accepted RETURNING request_id",
-            submitted.request_id,
-            submitted.submitted_at,
-            submitted.channel,
+            received.request_id,
+            received.submitted_at,
+            received.channel,
             agency_key,
             request.client_reference,
             request.model_dump(mode="json"),
             event_id,
-            {"channel": submitted.channel},
+            {"channel": received.channel},
         )
         if inserted is not None:
             return inserted

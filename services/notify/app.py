@@ -35,7 +35,9 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
     )
     recorded = asyncio.Event()  # set when deliveries are committed: wakes the dispatcher
     notifications = Notifications(staff, preferences, recorded)
-    runtime.consume([topics.REQUESTS, topics.ENGAGEMENTS, topics.PEOPLE_LINKS], handlers(notifications))
+    runtime.consume(
+        [topics.REQUESTS, topics.REQUEST_CONTACTS, topics.ENGAGEMENTS, topics.PEOPLE_LINKS], handlers(notifications)
+    )
     runtime.publishes(NotificationSent, NotificationFailed, DeadLettered)
 
     async def dispatch(rt: ServiceRuntime) -> None:

@@ -80,12 +80,15 @@ class Channels:
             await self._smtp.send(message, self._envelope_sender, planned.address)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [refusal.code for refusal in exc.recipients]
-            raise DeliveryFailed(f"SMTP refused the recipient: {codes}", permanent=min(codes) >= 500) from exc
+            answer = "; ".join(refusal.message for refusal in exc.recipients)
+            raise DeliveryFailed(
+                f"SMTP refused the recipient: {codes}", permanent=min(codes) >= 500, answer=answer
+            ) from exc
         except aiosmtplib.SMTPResponseException as exc:
             # 4xx: the server asks us to come back later; 5xx: it will never take this message.
-            raise DeliveryFailed(f"SMTP {exc.code}: {exc.message}", permanent=exc.code >= 500) from exc
+            raise DeliveryFailed(f"SMTP {exc.code}", permanent=exc.code >= 500, answer=exc.message) from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            raise DeliveryFailed(f"SMTP server unreachable: {exc}", permanent=False) from exc
+            raise DeliveryFailed("SMTP server unreachable", permanent=False, answer=repr(exc)) from exc
 
     async def _webhook(self, delivery_id: UUID, planned: PlannedNotification, rendered: RenderedMessage) -> None:
         secret = self._secrets.get(planned.address)
@@ -102,7 +105,7 @@ class Channels:
                 planned.address, content=body, headers=headers, timeout=self._settings.webhook_timeout_s
             )
         except httpx.HTTPError as exc:
-            raise DeliveryFailed(f"webhook unreachable: {exc!r}", permanent=False) from exc
+            raise DeliveryFailed("webhook unreachable", permanent=False, answer=repr(exc)) from exc
         if response.status_code >= 500 or response.status_code == 429:
             raise DeliveryFailed(f"webhook answered {response.status_code}", permanent=False)
         if response.status_code >= 400:

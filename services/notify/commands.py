@@ -1,7 +1,8 @@
 """Notify's use cases.
 
-Recording, in the consumer's unit of work: remember a request, plan who hears of an event and record one pending
-delivery each; an event about a request not yet on record is parked until its RequestSubmitted comes.
+Recording, in the consumer's unit of work: remember a request (its description and its addressee come in two
+events, on two topics, in either order), plan who hears of an event and record one pending delivery each; an
+event about a request not yet on record, described and addressed, is parked until it is.
 Dispatching: attempt a claimed delivery, then settle a batch of attempts in one unit of work, emitting
 NotificationSent, NotificationFailed and the DeadLettered of each delivery given up.
 """
@@ -24,7 +25,7 @@ from services.notify.domain.planning import PlannedNotification, plan_notificati
 from services.notify.domain.preferences import Preferences
 from services.notify.domain.recipients import Recipient
 from services.notify.domain.rendering import RenderedMessage, RenderError, render
-from services.notify.domain.request_facts import RequestFacts
+from services.notify.domain.request_facts import Addressee, RequestDescription, RequestFacts
 from services.notify.domain.retries import RetryPolicy
 from services.notify.store import ClaimedDelivery
 from shared.contract.envelope import Envelope, EventData
@@ -32,6 +33,8 @@ from shared.contract.events import (
     EVENT_MODELS,
     NotificationFailed,
     NotificationSent,
+    RequestContactGiven,
+    RequestReceived,
     RequestRouted,
     RequestSubmitted,
     RequestWithdrawn,
@@ -56,19 +59,30 @@ class Notifications:
         self._preferences = preferences
         self._recorded = recorded
 
-    async def notify_of_request(self, uow: UnitOfWork, envelope: Envelope, event: RequestSubmitted) -> None:
-        """Remember a submitted request, record who hears of it, then plan the events parked waiting for it."""
-        facts = RequestFacts.from_submitted(event)
-        await store.remember_request(uow.conn, facts)
-        await self._plan_and_record(uow, envelope, event, facts)
-        await self.plan_parked(uow, facts.request_id)
+    async def notify_of_request(self, uow: UnitOfWork, envelope: Envelope, event: RequestReceived) -> None:
+        """Remember a received request, record who hears of it (parked until its addressee has come), then plan
+        the events parked waiting for it."""
+        await store.remember_request(uow.conn, RequestDescription.of(event))
+        await self.notify_of_event(uow, envelope, event)
+        await self.plan_parked(uow, event.request_id)
+
+    async def remember_contact(self, uow: UnitOfWork, _envelope: Envelope, event: RequestContactGiven) -> None:
+        """Remember whom to write to about a request, then plan the events parked waiting for it."""
+        await store.remember_addressee(uow.conn, event.request_id, Addressee.of(event.contact))
+        await self.plan_parked(uow, event.request_id)
+
+    async def notify_of_submitted(self, uow: UnitOfWork, envelope: Envelope, event: RequestSubmitted) -> None:
+        """A request published before RequestReceived replaced RequestSubmitted: both parts at once."""
+        received, given = event.parts()
+        await store.remember_addressee(uow.conn, event.request_id, Addressee.of(given.contact))
+        await self.notify_of_request(uow, envelope, received)
 
     async def notify_of_event(self, uow: UnitOfWork, envelope: Envelope, event: EventData) -> None:
         """Record who hears of an event about a request; park it while its request is not on record."""
         request_id = getattr(event, "request_id", None)
         facts = await store.request_facts(uow.conn, request_id)
         if facts is None and request_id is not None:
-            # Engagement events travel on another topic and may overtake the RequestSubmitted they follow.
+            # Engagement events and the addressee travel on other topics and may overtake the request.
             await store.park(uow.conn, envelope, request_id)
             return
         await self._plan_and_record(uow, envelope, event, facts)
@@ -142,7 +156,7 @@ async def attempt(sender: Sender, delivery: ClaimedDelivery) -> Attempt:
             failure = exc
         except Exception as exc:  # noqa: BLE001 - a surprise in one send must not stop the dispatcher
             log.exception("notification %s: unexpected error", delivery.delivery_id)
-            failure = DeliveryFailed(f"unexpected error: {exc!r}", permanent=False)
+            failure = DeliveryFailed(f"unexpected error: {type(exc).__name__}", permanent=False, answer=repr(exc))
         if failure is not None:
             sending.set_status(Status(StatusCode.ERROR, failure.reason))
     return Attempt(delivery, failure)
@@ -159,7 +173,7 @@ async def settle(uow: UnitOfWork, attempts: Sequence[Attempt], retries: RetryPol
             if failure is None:
                 uow.publish(_announce(NotificationSent(**_facts_of(delivery), sent_at=now), delivery))
             elif (reason := retries.given_up(failure, delivery.attempts)) is not None:
-                await store.mark_failed(uow.conn, delivery.delivery_id, reason)
+                await store.mark_failed(uow.conn, delivery.delivery_id, failure.logged(reason))
                 failed = NotificationFailed(
                     **_facts_of(delivery), reason=reason, permanent=failure.permanent, failed_at=now
                 )
@@ -168,7 +182,7 @@ async def settle(uow: UnitOfWork, attempts: Sequence[Attempt], retries: RetryPol
                 log.warning("notification %s failed: %s", delivery.delivery_id, reason)
             else:
                 delay = retries.delay(delivery.attempts, rng)
-                await store.retry_later(uow.conn, delivery.delivery_id, failure.reason, delay)
+                await store.retry_later(uow.conn, delivery.delivery_id, failure.logged(failure.reason), delay)
 
 
 def _facts_of(delivery: ClaimedDelivery) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""Notify's event handlers: a RequestSubmitted is remembered and told; every other event it follows is told (or
-parked until its request is on record; a link emailed to a person belongs to no request and is told at once)."""
+"""Notify's event handlers: a RequestReceived is remembered and told, its RequestContactGiven remembered; every
+other event it follows is told (or parked until its request is on record; a link emailed to a person belongs to no
+request and is told at once)."""
 
 from services.notify.commands import Notifications
 from shared.contract.envelope import EventData
@@ -8,8 +9,10 @@ from shared.contract.events import (
     EngagementClosed,
     EngagementEscalated,
     EngagementOpened,
+    RequestContactGiven,
     RequestNeedsReview,
     RequestQueued,
+    RequestReceived,
     RequestRouted,
     RequestSubmitted,
     RequestWithdrawn,
@@ -34,6 +37,8 @@ FOLLOWED = (
 
 def handlers(notifications: Notifications) -> dict[type[EventData], EventHandler]:
     return {
-        RequestSubmitted: notifications.notify_of_request,
+        RequestReceived: notifications.notify_of_request,
+        RequestContactGiven: notifications.remember_contact,
+        RequestSubmitted: notifications.notify_of_submitted,
         **dict.fromkeys(FOLLOWED, notifications.notify_of_event),
     }

@@ -10,7 +10,7 @@ from pydantic import JsonValue
 
 from services.notify.domain.deliveries import Delivery, Status, delivery_id
 from services.notify.domain.planning import PlannedNotification
-from services.notify.domain.request_facts import RequestFacts
+from services.notify.domain.request_facts import Addressee, RequestDescription, RequestFacts
 from shared.contract.envelope import Envelope
 from shared.runtime.tracing import trace_headers
 
@@ -26,16 +26,24 @@ class ClaimedDelivery:
     trace_headers: dict[str, str] = field(default_factory=dict)  # the context of the work that planned it
 
 
-async def remember_request(conn: asyncpg.Connection, facts: RequestFacts) -> None:
+async def remember_request(conn: asyncpg.Connection, description: RequestDescription) -> None:
     await conn.execute(
         "INSERT INTO request_facts (request_id, facts) VALUES ($1, $2) ON CONFLICT (request_id) DO NOTHING",
-        facts.request_id,
-        facts.model_dump(mode="json"),
+        description.request_id,
+        description.model_dump(mode="json"),
+    )
+
+
+async def remember_addressee(conn: asyncpg.Connection, request_id: UUID, addressee: Addressee) -> None:
+    await conn.execute(
+        "INSERT INTO request_contacts (request_id, addressee) VALUES ($1, $2) ON CONFLICT (request_id) DO NOTHING",
+        request_id,
+        addressee.model_dump(mode="json"),
     )
 
 
 async def remember_fact(conn: asyncpg.Connection, request_id: UUID, name: str, value: JsonValue) -> None:
-    """Add one fact learnt after the request's RequestSubmitted (its provider, its withdrawal)."""
+    """Add one fact learnt after the request's RequestReceived (its provider, its withdrawal)."""
     await conn.execute(
         "UPDATE request_facts SET facts = jsonb_set(facts, ARRAY[$2::text], $3::jsonb) WHERE request_id = $1",
         request_id,
@@ -45,9 +53,14 @@ async def remember_fact(conn: asyncpg.Connection, request_id: UUID, name: str, v
 
 
 async def request_facts(conn: asyncpg.Connection, request_id: UUID | None) -> RequestFacts | None:
+    """What notify knows of a request, once it has both its description and its addressee."""
     if request_id is None:
         return None
-    facts = await conn.fetchval("SELECT facts FROM request_facts WHERE request_id = $1", request_id)
+    facts = await conn.fetchval(
+        "SELECT f.facts || c.addressee FROM request_facts f JOIN request_contacts c USING (request_id)"
+        " WHERE f.request_id = $1",
+        request_id,
+    )
     return RequestFacts.model_validate(facts) if facts else None
 
 
@@ -63,11 +76,12 @@ async def park(conn: asyncpg.Connection, envelope: Envelope, request_id: UUID) -
 async def unpark_remembered(
     conn: asyncpg.Connection, request_id: UUID | None = None
 ) -> list[tuple[Envelope, RequestFacts]]:
-    """The parked events whose request is remembered (that request's only, when given), oldest first, each with
-    its request's facts; they are no longer parked."""
+    """The parked events whose request is remembered, described and addressed (that request's only, when given),
+    oldest first, each with its request's facts; they are no longer parked."""
     rows = await conn.fetch(
-        "DELETE FROM parked_events p USING request_facts f WHERE p.request_id = f.request_id"
-        " AND ($1::uuid IS NULL OR p.request_id = $1) RETURNING p.envelope, p.parked_at, f.facts",
+        "DELETE FROM parked_events p USING request_facts f JOIN request_contacts c USING (request_id)"
+        " WHERE p.request_id = f.request_id AND ($1::uuid IS NULL OR p.request_id = $1)"
+        " RETURNING p.envelope, p.parked_at, f.facts || c.addressee AS facts",
         request_id,
     )
     return [

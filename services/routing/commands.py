@@ -27,8 +27,8 @@ from shared.contract.events import (
     EngagementOpened,
     RequestNeedsReview,
     RequestQueued,
+    RequestReceived,
     RequestRouted,
-    RequestSubmitted,
     RequestWithdrawn,
 )
 from shared.contract.vocabulary import Tier
@@ -40,7 +40,7 @@ QUEUE_LOOKAHEAD = 50  # waiting requests of a tier weighed when a place frees (S
 
 
 class UnknownRequest(LookupError):
-    """Routing has no such request (or has not consumed its RequestSubmitted yet)."""
+    """Routing has no such request (or has not consumed its RequestReceived yet)."""
 
 
 class RequestChanged(ValueError):
@@ -56,7 +56,7 @@ async def seed_registry(conn: asyncpg.Connection, providers: list[ProviderRecord
     await store.seed_providers(conn, providers)
 
 
-async def route_submitted(uow: UnitOfWork, cause: Envelope, event: RequestSubmitted, policy: Policy) -> None:
+async def route_received(uow: UnitOfWork, cause: Envelope, event: RequestReceived, policy: Policy) -> None:
     """A new request is remembered once and decided by the policy; a redelivered one decides nothing."""
     row = RequestRow(event.request_id, cause.correlation_id, event.request)
     key = agency_key(event.request.agency)

@@ -7,6 +7,7 @@ from shared.contract.events import (
     EngagementClosed,
     EngagementEscalated,
     EngagementOpened,
+    RequestReceived,
     RequestSubmitted,
     RequestWithdrawn,
 )
@@ -15,8 +16,12 @@ from shared.runtime.outbox import UnitOfWork
 
 
 def make_handlers(policy: Policy):
+    async def on_received(uow: UnitOfWork, envelope: Envelope, event: RequestReceived) -> None:
+        await commands.route_received(uow, envelope, event, policy)
+
     async def on_submitted(uow: UnitOfWork, envelope: Envelope, event: RequestSubmitted) -> None:
-        await commands.route_submitted(uow, envelope, event, policy)
+        received, _contact = event.parts()  # routing keeps no contact person
+        await commands.route_received(uow, envelope, received, policy)
 
     async def on_opened(uow: UnitOfWork, envelope: Envelope, event: EngagementOpened) -> None:
         await commands.hold_place(uow, event)
@@ -37,6 +42,7 @@ def make_handlers(policy: Policy):
             raise RejectEvent(f"withdrawal of unknown request {event.request_id}") from None
 
     return {
+        RequestReceived: on_received,
         RequestSubmitted: on_submitted,
         EngagementOpened: on_opened,
         EngagementClosed: on_closed,

@@ -13,7 +13,7 @@ from services.routing.domain.decision import Decision
 from services.routing.domain.history import NO_HISTORY, AgencyHistory, PastDecision, PastEngagement
 from services.routing.domain.providers import ProviderLoad, ProviderRecord
 from services.routing.domain.what_if import Outcome, PastRequest
-from shared.contract.requests import RequestForAssistance
+from shared.contract.requests import AssistanceRequested
 from shared.contract.vocabulary import Tier
 
 
@@ -23,7 +23,7 @@ class RequestRow:
 
     request_id: UUID
     correlation_id: str
-    request: RequestForAssistance
+    request: AssistanceRequested
     outcome: str = "pending"  # until the first decision; then routed, queued or needs_review
     provider_id: str | None = None
     escalated_from: UUID | None = None  # the engagement it was escalated from
@@ -53,7 +53,7 @@ class SubmittedRequest:
 
     request_id: UUID
     submitted_at: datetime
-    request: RequestForAssistance
+    request: AssistanceRequested
     outcome: str
     tier: str | None
     provider_id: str | None
@@ -232,7 +232,7 @@ def _request(row: asyncpg.Record) -> RequestRow:
     return RequestRow(
         request_id=row["request_id"],
         correlation_id=row["correlation_id"],
-        request=RequestForAssistance.model_validate(row["request"]),
+        request=AssistanceRequested.model_validate(row["request"]),
         outcome=row["outcome"],
         provider_id=row["provider_id"],
         escalated_from=row["escalated_from"],
@@ -381,7 +381,7 @@ async def policy_decided_requests(conn: asyncpg.Connection) -> list[PastRequest]
         PastRequest(
             row["request_id"],
             row["submitted_at"].date(),
-            RequestForAssistance.model_validate(row["request"]),
+            AssistanceRequested.model_validate(row["request"]),
             Outcome(row["outcome"], row["tier"], row["provider_id"]),
             tuple(row["rules_fired"]),
             _loads_then(row["loads"], registry) if row["loads"] is not None else None,
@@ -398,7 +398,7 @@ async def submitted_request(conn: asyncpg.Connection, request_id: UUID) -> Submi
     )
     if row is None:
         return None
-    return SubmittedRequest(**{**row, "request": RequestForAssistance.model_validate(row["request"])})
+    return SubmittedRequest(**{**row, "request": AssistanceRequested.model_validate(row["request"])})
 
 
 async def decision_count(conn: asyncpg.Connection, request_id: UUID) -> int:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError
 from shared.contract import topics
 from shared.contract.envelope import Envelope, EventData
 from shared.contract.privacy import CONFIDENTIAL, PERSONAL
-from shared.contract.requests import Agency, LongText, RequestForAssistance
+from shared.contract.requests import Agency, AssistanceRequested, Contact, LongText, RequestForAssistance
 from shared.contract.validation import describe
 from shared.contract.vocabulary import AgencyType, Tier, TopicArea, Urgency
 
@@ -67,6 +67,34 @@ class _RequestEvent(EventData):
         return str(self.request_id)
 
 
+class RequestReceived(_RequestEvent):
+    """Intake accepted a request for assistance. Its contact person is not here (every service reads this topic,
+    and routing decides without it): intake publishes it at the same time in `RequestContactGiven`."""
+
+    event_type = "RequestReceived"
+    event_version = 1
+    submitted_at: datetime
+    channel: Literal["http", "kafka"]
+    request: AssistanceRequested  # type: ignore[valid-type]
+
+
+class RequestContactGiven(EventData):
+    """The contact person of a request just received, on `cri.requests.contacts`: read only by the services that
+    address the agency (engagements, notify), kept 30 days. Either of the two events can arrive first."""
+
+    topic = topics.REQUEST_CONTACTS.name
+    event_type = "RequestContactGiven"
+    event_version = 1
+    request_id: UUID
+    contact: Contact
+
+    def partition_key(self) -> str:
+        return str(self.request_id)
+
+
+# No longer published: it carried the contact person on a topic every service reads; RequestReceived and
+# RequestContactGiven replace it. Its events stay on cri.requests for the topic's retention, and readers apply one
+# as its two parts. (The docstring is its published schema's description: it stays as published.)
 class RequestSubmitted(_RequestEvent):
     """Intake accepted a request for assistance."""
 
@@ -75,6 +103,15 @@ class RequestSubmitted(_RequestEvent):
     submitted_at: datetime
     channel: Literal["http", "kafka"]
     request: RequestForAssistance
+
+    def parts(self) -> tuple[RequestReceived, RequestContactGiven]:
+        received = RequestReceived(
+            request_id=self.request_id,
+            submitted_at=self.submitted_at,
+            channel=self.channel,
+            request=self.request.without_contact(),
+        )
+        return received, RequestContactGiven(request_id=self.request_id, contact=self.request.contact)
 
 
 class RequestRouted(_RequestEvent):
@@ -274,7 +311,9 @@ class NotificationSent(_NotificationEvent):
 class NotificationFailed(_NotificationEvent):
     event_type = "NotificationFailed"
     event_version = 1
-    reason: Annotated[str, PERSONAL]  # an SMTP server's answer may name the recipient's address
+    # Notify's own words (an SMTP code, "webhook unreachable"), never the server's answer, which may name the
+    # recipient: notify's delivery log keeps that.
+    reason: str
     permanent: bool
     failed_at: datetime
 
@@ -357,7 +396,7 @@ class DeadLettered(EventData):
     source_topic: str
     source_partition: int
     source_offset: int
-    # Copies of the original record: whatever it carried (a RequestSubmitted's contact, say).
+    # Copies of the original record: whatever it carried (a RequestContactGiven's contact, say).
     original_key_b64: Annotated[str | None, PERSONAL]
     original_value_b64: Annotated[str | None, PERSONAL]
     original_headers: Annotated[dict[str, str], PERSONAL]
@@ -374,6 +413,8 @@ EVENT_MODELS: dict[str, type[EventData]] = {
     model.event_type: model
     for model in (
         RequestSubmitted,
+        RequestReceived,
+        RequestContactGiven,
         RequestRouted,
         RequestNeedsReview,
         RequestQueued,

@@ -1,13 +1,22 @@
 """A request for assistance, as an agency or another system submits it.
 
-One model serves the HTTP body, the inbound topic and the `RequestSubmitted` payload, so the three can never
-disagree on what a valid request is.
+One model serves the HTTP body and the inbound topic, and the request in `RequestReceived` is the same model without
+its contact person (`AssistanceRequested`), so they can never disagree on what a valid request is.
 """
 
 from datetime import date
 from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    create_model,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from shared.contract.privacy import CONFIDENTIAL, PERSONAL
@@ -117,6 +126,23 @@ class RequestForAssistance(_Strict):
         description="The submitter's own reference; the same agency and reference twice is one request.",
         examples=["CASE-2026-0042"],
     )
+
+    def without_contact(self) -> "AssistanceRequested":
+        # Its parts are valid already: taken as they are, not validated again.
+        fields = AssistanceRequested.model_fields
+        return AssistanceRequested.model_construct(**{name: getattr(self, name) for name in fields})
+
+
+# Built from RequestForAssistance's own fields, so each field is defined once, and the schema of the published
+# RequestSubmitted v1 (whose request has the contact in the middle) stays as it was.
+AssistanceRequested = create_model(
+    "AssistanceRequested",
+    __base__=_Strict,
+    __doc__="A request for assistance without its contact person: what routing decides on and the providers read. "
+    "The contact travels apart, to those who address the agency (`RequestContactGiven`).",
+    __module__=__name__,
+    **{name: (spec.annotation, spec) for name, spec in RequestForAssistance.model_fields.items() if name != "contact"},
+)
 
 
 # A complete, valid request: the documentation's example, `cri submit`'s payload, the tests' template.

@@ -82,7 +82,20 @@ REQUESTS = TopicSpec(
     retention_ms=365 * _DAY_MS,
     producers=("intake", "routing"),
     consumers=("intake", "routing", "engagements", "notify"),
-    description="Life of a request before it is an engagement: submitted, routed, sent to review, queued, withdrawn.",
+    description="Life of a request before it is an engagement: received, routed, sent to review, queued, withdrawn.",
+)
+REQUEST_CONTACTS = TopicSpec(
+    name="cri.requests.contacts",
+    partitions=12,
+    key="request_id",
+    cleanup=Cleanup.DELETE,
+    # Personal data, read by the two services that address the agency: each keeps what it needs in its own
+    # database within seconds, so the topic needs to keep it only as long as a stopped consumer could lag.
+    retention_ms=30 * _DAY_MS,
+    producers=("intake",),
+    consumers=("engagements", "notify"),
+    description="The contact person of each request, apart from the request so that only those who address the "
+    "agency read it.",
 )
 ENGAGEMENTS = TopicSpec(
     name="cri.engagements",
@@ -143,6 +156,7 @@ CATALOG: tuple[TopicSpec, ...] = (
     INBOUND_SUBMISSIONS,
     INBOUND_REJECTIONS,
     REQUESTS,
+    REQUEST_CONTACTS,
     ENGAGEMENTS,
     ENGAGEMENT_STATE,
     NOTIFICATIONS,

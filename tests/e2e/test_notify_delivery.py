@@ -402,6 +402,41 @@ async def test_an_smtp_server_answering_451_is_retried_until_it_accepts(notify_s
     assert sorted(m[DELIVERY_HEADER] for m in emails_of(smtp, emails)) == sorted(emails)
 
 
+async def test_a_refused_email_is_announced_without_the_servers_words_which_only_the_delivery_log_keeps(
+    notify_system, notify_db, smtp
+):
+    body = sample_request()
+    address = body["contact"]["email"]
+    smtp.sink.refuse_with = f"550 5.1.1 <{address}>: Recipient address rejected"
+    try:
+        request_id = await submit(notify_system, body)
+
+        async def failed():
+            return await notify_db.fetch(
+                "SELECT delivery_id::text, last_error FROM notify.deliveries"
+                " WHERE request_id = $1::uuid AND kind = 'request_received' AND status = 'failed'",
+                request_id,
+            )
+
+        [delivery] = await eventually(failed, what="the refused acknowledgement to fail for good")
+    finally:
+        smtp.sink.refuse_with = None
+    assert delivery["last_error"].startswith("SMTP 550 (answer: ") and address in delivery["last_error"]
+    outbox = await notify_db.fetch(
+        "SELECT topic, payload FROM notify.outbox WHERE topic = ANY($1)",
+        [topics.NOTIFICATIONS.name, topics.DEAD_LETTERS.name],
+    )
+    events = [(row["topic"], json.loads(row["payload"])["data"]) for row in outbox]
+    [failure] = [e for t, e in events if t == topics.NOTIFICATIONS.name and e["delivery_id"] == delivery["delivery_id"]]
+    [letter] = [
+        e
+        for t, e in events
+        if t == topics.DEAD_LETTERS.name
+        and json.loads(base64.b64decode(e["original_value_b64"]))["delivery_id"] == delivery["delivery_id"]
+    ]
+    assert failure["reason"] == letter["reason"] == "SMTP 550"
+
+
 async def test_a_webhook_answering_503_is_retried_and_delivered_once(notify_system, notify_db, webhooks):
     webhooks.status = 503
     request_id = await submit(notify_system, sample_request())

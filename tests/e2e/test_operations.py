@@ -55,7 +55,7 @@ async def test_metrics_count_applied_events(system):
             return [
                 line
                 for line in text.splitlines()
-                if line.startswith('cri_events_applied_total{service="routing",type="RequestSubmitted"}')
+                if line.startswith('cri_events_applied_total{service="routing",type="RequestReceived"}')
                 and float(line.split()[-1]) >= 1
             ]
 

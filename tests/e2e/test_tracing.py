@@ -103,7 +103,7 @@ CHAIN = [
     ("cri-intake", "POST /v1/requests"),
     ("cri-intake", "publish cri.requests"),
     ("cri-routing", "consume cri.requests"),
-    ("cri-routing", "handle RequestSubmitted"),
+    ("cri-routing", "handle RequestReceived"),
     ("cri-routing", "publish cri.requests"),
     ("cri-engagements", "consume cri.requests"),
     ("cri-engagements", "handle RequestRouted"),

@@ -361,7 +361,7 @@ async def check_exactly_once(
     show: Callable[[str], None],
 ) -> None:
     """Once the system has drained: every accepted request was applied exactly once everywhere (one
-    RequestSubmitted on the topic, one policy decision, one engagement when routed, one place booked) and got
+    RequestReceived on the topic, one policy decision, one engagement when routed, one place booked) and got
     exactly its notifications, each delivered; `show` is given the faults' and the invariants' tables."""
     pool = await asyncpg.create_pool(system.infra.database_url, min_size=1, max_size=4)
     try:
@@ -410,7 +410,7 @@ async def check_exactly_once(
 
     outcomes = {row["request_id"]: row["outcome"] for row in routing}
     tiers = Counter(row["tier"] for row in routing if row["outcome"] == "routed")
-    submitted = [event for event in submitted if event["type"] == "RequestSubmitted"]
+    submitted = [event for event in submitted if event["type"] == "RequestReceived"]
     submitted_events = Counter(event["data"]["request_id"] for event in {e["event_id"]: e for e in submitted}.values())
     routed = [request for request in request_ids if outcomes.get(request) == "routed"]
     review = [request for request in request_ids if outcomes.get(request) == "needs_review"]
@@ -430,7 +430,7 @@ async def check_exactly_once(
         ("accepted (HTTP 202 / Kafka ack)", f"{len(accepted.http)} + {len(accepted.kafka_keys)}", accepted.total),
         ("client retries (HTTP / Kafka)", f"{accepted.http_retries} / {accepted.kafka_retries}", "-"),
         ("requests in intake", requests, accepted.total),
-        ("RequestSubmitted (distinct ids / copies)", f"{sum(submitted_events.values())} / {len(submitted)}", "1 each"),
+        ("RequestReceived (distinct ids / copies)", f"{sum(submitted_events.values())} / {len(submitted)}", "1 each"),
         ("policy decisions", sum(decisions.values()), "1 each"),
         ("routed / needs_review", f"{len(routed)} / {len(review)}", accepted.total),
         ("routed by tier", ", ".join(f"{tier} {n}" for tier, n in sorted(tiers.items())), "3 tiers"),

@@ -54,7 +54,8 @@ def poisons(event_type: str) -> dict[str, tuple[bytes, str]]:
 # Who must dead-letter a poison of each type: every consumer of the topic reads malformed bytes and non-envelopes;
 # a well-formed envelope only concerns the consumers that act on its type (the others skip it).
 CASES = [
-    (topics.REQUESTS.name, "RequestSubmitted", {"routing", "engagements", "notify"}),
+    (topics.REQUESTS.name, "RequestReceived", {"routing", "engagements", "notify"}),
+    (topics.REQUEST_CONTACTS.name, "RequestContactGiven", {"engagements", "notify"}),
     (topics.REQUESTS.name, "RequestRouted", {"intake", "engagements", "notify"}),
     (topics.ENGAGEMENTS.name, "EngagementOpened", {"intake", "routing", "notify"}),
     (topics.PEOPLE_LINKS.name, "SignInLinkRequested", {"notify"}),
@@ -129,7 +130,7 @@ async def test_poison_on_the_inbound_topic_is_answered_with_a_rejection_each_and
     values = {
         "malformed bytes": b"\xff\xfe\x00 not json {",
         "JSON that is not a request": b'{"hello": "world"}',
-        "an event envelope": envelope("RequestSubmitted", 99, {"request_id": str(uuid.uuid4())}),
+        "an event envelope": envelope("RequestReceived", 99, {"request_id": str(uuid.uuid4())}),
         "invalid request": json.dumps(sample_request(agency__state="ZZ")).encode(),
         "oversized": json.dumps(sample_request(assistance__description="x" * OVERSIZED)).encode(),
     }

@@ -23,7 +23,7 @@ async def client(system):
 
 async def _submitted_events(db, request_id: str) -> int:
     return await db.fetchval(
-        "SELECT count(*) FROM intake.outbox WHERE key = $1 AND headers->>'event-type' = 'RequestSubmitted'",
+        "SELECT count(*) FROM intake.outbox WHERE key = $1 AND headers->>'event-type' = 'RequestReceived'",
         request_id,
     )
 

@@ -53,7 +53,7 @@ async def test_a_valid_inbound_message_is_accepted_through_the_kafka_channel_and
     assert row["status"] in {"routed", "engagement_opened"}
     submitted = await db.fetchval(
         "SELECT headers->>'correlation-id' FROM intake.outbox"
-        " WHERE key = $1 AND headers->>'event-type' = 'RequestSubmitted'",
+        " WHERE key = $1 AND headers->>'event-type' = 'RequestReceived'",
         str(row["request_id"]),
     )
     assert submitted == correlation_id
@@ -99,7 +99,7 @@ async def test_a_message_published_twice_with_one_idempotency_key_is_accepted_on
     await eventually(sentinel_accepted, what="the sentinel message to be accepted")
     [row] = await _requests_of(db, body["agency"]["name"])
     events = await db.fetchval(
-        "SELECT count(*) FROM intake.outbox WHERE key = $1 AND headers->>'event-type' = 'RequestSubmitted'",
+        "SELECT count(*) FROM intake.outbox WHERE key = $1 AND headers->>'event-type' = 'RequestReceived'",
         str(row["request_id"]),
     )
     assert events == 1

@@ -39,7 +39,7 @@ async def test_requests_accepted_while_the_broker_is_down_are_each_published_onc
         waiting = await stack_db.fetchval(
             "SELECT count(*) FROM intake.outbox WHERE published_at IS NULL AND key = ANY($1::text[])", request_ids
         )
-        assert waiting == REQUESTS
+        assert waiting == 2 * REQUESTS  # each request's RequestReceived and RequestContactGiven
     finally:
         await asyncio.to_thread(stack.infra.broker.start)
 
@@ -50,7 +50,7 @@ async def test_requests_accepted_while_the_broker_is_down_are_each_published_onc
 
     await eventually(all_published, timeout_s=120, what="the outbox to drain once the broker is back")
     records = await topic_records(stack.infra.kafka_settings(SETUP), topics.REQUESTS.name)
-    submitted = [e for e in map(json.loads, (r.value for r in records)) if e["type"] == "RequestSubmitted"]
+    submitted = [e for e in map(json.loads, (r.value for r in records)) if e["type"] == "RequestReceived"]
     ours = [e for e in submitted if e["data"]["request_id"] in request_ids]
     assert sorted(e["data"]["request_id"] for e in ours) == sorted(request_ids)
     assert len({e["event_id"] for e in ours}) == REQUESTS

@@ -55,7 +55,8 @@ async def test_an_accepted_request_has_its_first_timeline_line_and_its_event_in_
     assert await pool.fetchval("SELECT status FROM request_timeline WHERE request_id = $1", accepted.request_id) == (
         "submitted"
     )
-    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE key = $1", str(accepted.request_id)) == 1
+    topics = await pool.fetch("SELECT topic FROM outbox WHERE key = $1 ORDER BY id", str(accepted.request_id))
+    assert [row["topic"] for row in topics] == ["cri.requests", "cri.requests.contacts"]
 
 
 async def test_two_groups_locking_the_same_keys_in_opposite_orders_are_both_recorded(pool):

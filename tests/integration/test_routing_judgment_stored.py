@@ -21,7 +21,7 @@ from shared.contract.events import (
     EngagementOpened,
     EventData,
     ProviderRef,
-    RequestSubmitted,
+    RequestReceived,
 )
 from shared.contract.requests import RequestForAssistance
 from shared.contract.vocabulary import Tier
@@ -39,11 +39,11 @@ async def handle(pool: asyncpg.Pool, event: EventData, correlation_id: str) -> N
 
 
 async def submitted(pool: asyncpg.Pool, body: dict[str, Any]) -> UUID:
-    event = RequestSubmitted(
+    event = RequestReceived(
         request_id=uuid4(),
         submitted_at=datetime.now(UTC),
         channel="http",
-        request=RequestForAssistance.model_validate(body),
+        request=RequestForAssistance.model_validate(body).without_contact(),
     )
     await handle(pool, event, str(event.request_id))
     return event.request_id

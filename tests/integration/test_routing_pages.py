@@ -22,7 +22,7 @@ from services.routing.domain.providers import load_providers
 from services.routing.handlers import make_handlers
 from services.routing.settings import POLICY_FILE, PROVIDERS_FILE
 from shared.contract.envelope import Envelope
-from shared.contract.events import RequestSubmitted
+from shared.contract.events import RequestReceived
 from shared.contract.requests import RequestForAssistance
 from shared.contract.vocabulary import Tier
 from shared.runtime.auth import Role
@@ -84,15 +84,15 @@ def browser(app: FastAPI, who: str | None) -> httpx.AsyncClient:
 
 async def submitted(pool: asyncpg.Pool, **overrides) -> UUID:
     """A request decided by the policy, through the handler the service runs."""
-    event = RequestSubmitted(
+    event = RequestReceived(
         request_id=uuid4(),
         submitted_at=datetime.now(UTC),
         channel="http",
-        request=RequestForAssistance.model_validate(sample_request(**overrides)),
+        request=RequestForAssistance.model_validate(sample_request(**overrides)).without_contact(),
     )
     envelope = Envelope.wrap(event, source="intake", correlation_id=str(event.request_id))
     async with unit_of_work(pool) as uow:
-        await make_handlers(POLICY)[RequestSubmitted](uow, envelope, event)
+        await make_handlers(POLICY)[RequestReceived](uow, envelope, event)
     return event.request_id
 
 

@@ -15,7 +15,7 @@ from services.routing.domain.policy import load_policy
 from services.routing.handlers import make_handlers
 from services.routing.settings import POLICY_FILE
 from shared.contract.envelope import Envelope
-from shared.contract.events import AgencySummary, EngagementEscalated, RequestSubmitted, RequestWithdrawn
+from shared.contract.events import AgencySummary, EngagementEscalated, RequestReceived, RequestWithdrawn
 from shared.contract.requests import RequestForAssistance
 from shared.contract.vocabulary import Tier
 from shared.runtime.consumer import RejectEvent
@@ -28,15 +28,15 @@ POLICY = load_policy(POLICY_FILE)
 async def routed_request(pool: asyncpg.Pool, body: dict | None = None) -> UUID:
     """A request (`body`, a sample by default) submitted and decided by the policy, through the same handler the
     service runs."""
-    event = RequestSubmitted(
+    event = RequestReceived(
         request_id=uuid4(),
         submitted_at=datetime.now(UTC),
         channel="http",
-        request=RequestForAssistance.model_validate(body or sample_request()),
+        request=RequestForAssistance.model_validate(body or sample_request()).without_contact(),
     )
     envelope = Envelope.wrap(event, source="intake", correlation_id=str(event.request_id))
     async with unit_of_work(pool) as uow:
-        await make_handlers(POLICY)[RequestSubmitted](uow, envelope, event)
+        await make_handlers(POLICY)[RequestReceived](uow, envelope, event)
     return event.request_id
 
 

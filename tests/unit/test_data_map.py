@@ -1,6 +1,7 @@
 """docs/data-map.md says, for each topic, which personal and confidential fields it carries, who may read it and
 for how long: held here to the contract's marks, the ACLs and the catalog."""
 
+import importlib
 import re
 import typing
 from collections.abc import Iterator
@@ -12,8 +13,9 @@ from pydantic import BaseModel
 from shared.contract.events import EVENT_MODELS
 from shared.contract.privacy import Sensitive
 from shared.contract.requests import RequestForAssistance
-from shared.contract.topics import CATALOG, INBOUND_SUBMISSIONS, Cleanup, TopicSpec
+from shared.contract.topics import CATALOG, INBOUND_SUBMISSIONS, REQUEST_CONTACTS, Cleanup, TopicSpec
 from system.access import acls, readers
+from system.stack.runner import SERVICES
 
 DATA_MAP = Path(__file__).parents[2] / "docs" / "data-map.md"
 _HOUR_MS = 60 * 60 * 1000
@@ -109,3 +111,29 @@ def test_the_marks_are_found_where_they_are():
     fields = carried(INBOUND_SUBMISSIONS)
     assert "RequestForAssistance.contact.email" in fields["personal"]
     assert "RequestForAssistance.incident.summary" in fields["confidential"]
+
+
+@pytest.fixture(scope="module")
+def published() -> set[type[BaseModel]]:
+    """The event models the services publish today (what they declare for their AsyncAPI documents)."""
+    found = set()
+    for service in SERVICES:
+        broker = importlib.import_module(f"services.{service}.app").create_app().state.runtime.broker
+        found |= {publisher.specification.config.schema_ for publisher in broker.publishers}
+    return found
+
+
+def test_a_contact_person_is_published_only_to_those_who_address_the_agency(published):
+    carrying = {model.event_type for model in published for path, _ in marked_fields(model, "") if ".contact." in path}
+    assert carrying == {"RequestContactGiven"}
+    assert {EVENT_MODELS[name].topic for name in carrying} == {REQUEST_CONTACTS.name}
+    assert set(readers(REQUEST_CONTACTS.name, acls())) == {"cri-engagements", "cri-notify"}
+
+
+def test_routing_decides_on_no_personal_data_of_the_contact(published):
+    """Routing reads cri.requests: nothing published there today names the agency's contact person."""
+    on_requests = [model for model in published if model.topic == "cri.requests"]
+    assert "RequestReceived" in {model.event_type for model in on_requests}
+    assert not [
+        path for model in on_requests for path, _ in marked_fields(model, model.event_type) if ".contact." in path
+    ]

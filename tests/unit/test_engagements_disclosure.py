@@ -25,10 +25,15 @@ def request(*, confidential: bool, incident: bool = True) -> RequestForAssistanc
     return RequestForAssistance.model_validate(body)
 
 
-def seen_by(reader, tier, *, confidential, flagged=False, incident=True, engagement_open=True):
+def seen_by(reader, tier, *, confidential, flagged=False, incident=True, engagement_open=True, contact_come=True):
     asked = request(confidential=confidential, incident=incident)
     return readable_request(
-        asked, reader=reader, tier=tier, flagged_by_routing=flagged, engagement_open=engagement_open
+        asked.without_contact(),
+        asked.contact if contact_come else None,
+        reader=reader,
+        tier=tier,
+        flagged_by_routing=flagged,
+        engagement_open=engagement_open,
     )
 
 
@@ -73,3 +78,8 @@ def test_the_provider_sees_the_contact_person_only_while_the_engagement_is_open(
     assert closed.contact is None and closed.contact_withheld
     assert contact.email not in closed.model_dump_json()
     assert seen_by("staff", Tier.CRI_TAC, confidential=False, engagement_open=False).contact == contact
+
+
+def test_a_contact_person_not_come_yet_is_not_said_to_be_withheld():
+    seen = seen_by("provider", Tier.CRI_TAC, confidential=False, contact_come=False)
+    assert seen.contact is None and not seen.contact_withheld

@@ -11,7 +11,7 @@ from services.engagements import pages
 from services.engagements.app import HERE
 from services.engagements.dashboard_api import figures
 from services.engagements.routing import ProviderCapacity
-from services.engagements.store import AuditEntry, EngagementRow, Portfolio, WaitingRequest
+from services.engagements.store import AskedRequest, AuditEntry, EngagementRow, Portfolio, WaitingRequest
 from shared.contract.events import AgencySummary, ProviderRef
 from shared.contract.requests import EXAMPLE_REQUEST, RequestForAssistance
 from shared.contract.vocabulary import Tier
@@ -65,7 +65,9 @@ def page(web: Web, row: EngagementRow, reader: Person) -> str:
         {**EXAMPLE_REQUEST, "incident": {"summary": SECRET, "occurred_on": "2026-11-20", "confidential": True}}
     )
     trail = [AuditEntry(at=NOW, actor="routing", action="opened", detail={"tier": row.tier}, reason=None)]
-    view = pages.engagement_view(row, reader, trail, None, asked, None, NOW)
+    view = pages.engagement_view(
+        row, reader, trail, None, AskedRequest(asked.without_contact(), asked.contact), None, NOW
+    )
     context = {"changed": False, "refused": None, "done": None, "errors": {}, "form": {}}
     return web.env.get_template("engagement.html").render(
         request=None, person=reader, csrf_token="t", **view, **context

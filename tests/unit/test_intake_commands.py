@@ -14,13 +14,17 @@ from services.intake.domain.status import StatusChange
 from services.intake.domain.submissions import agency_key
 from services.intake.store import KeyUse
 from shared.contract.envelope import Envelope
-from shared.contract.events import RequestQueued, RequestSubmitted, SubmissionRejected
+from shared.contract.events import RequestContactGiven, RequestQueued, RequestReceived, SubmissionRejected
 from shared.contract.requests import RequestForAssistance
 from shared.contract.vocabulary import Tier
 from shared.runtime.auth import Principal, Role
 from tests.support import sample_request, unique
 
 TTL = timedelta(hours=24)
+
+
+# What one accepted request emits.
+ACCEPTED = ["RequestReceived", "RequestContactGiven"]
 
 
 class MemoryStore:
@@ -40,14 +44,16 @@ class MemoryStore:
     async def point_key(self, key: str, request_id: UUID) -> None:
         self.keys[key] = KeyUse(self.keys[key].body_sha256, request_id)
 
-    async def record_request(self, submitted: RequestSubmitted, *, event_id: UUID, agency_key: str) -> UUID:
-        reference = submitted.request.client_reference
+    async def record_request(
+        self, received: RequestReceived, request: RequestForAssistance, *, event_id: UUID, agency_key: str
+    ) -> UUID:
+        reference = request.client_reference
         if reference is not None:
             for earlier, known in self.requests.items():
                 if known == (agency_key, reference):
                     return earlier
-        self.requests[submitted.request_id] = (agency_key, reference)
-        return submitted.request_id
+        self.requests[received.request_id] = (agency_key, reference)
+        return received.request_id
 
     async def record_status(self, request_id: UUID, event_id: UUID, at: datetime, change: StatusChange) -> None:
         self.statuses.append((request_id, event_id, change.status))
@@ -98,11 +104,24 @@ async def test_a_new_request_is_recorded_and_its_request_submitted_event_emitted
 
     assert accepted.replayed is False
     assert store.requests[accepted.request_id][0] == agency_key(request.agency)
-    [envelope] = outbox.published
-    assert (envelope.type, envelope.source, envelope.key) == ("RequestSubmitted", "intake", str(accepted.request_id))
+    [envelope, contact] = outbox.published
+    assert (envelope.type, envelope.source, envelope.key) == ("RequestReceived", "intake", str(accepted.request_id))
     assert envelope.correlation_id == str(accepted.request_id)
-    event = RequestSubmitted.model_validate(envelope.data)
-    assert (event.request_id, event.channel, event.request) == (accepted.request_id, "http", request)
+    event = RequestReceived.model_validate(envelope.data)
+    assert (event.request_id, event.channel, event.request) == (accepted.request_id, "http", request.without_contact())
+
+
+async def test_the_contact_person_is_published_apart_from_the_request(store, outbox):
+    request = a_request()
+
+    accepted = await submit(store, outbox, request)
+
+    received, contact = outbox.published
+    assert "contact" not in received.data["request"]
+    assert (contact.type, contact.key, contact.correlation_id) == ("RequestContactGiven", received.key, received.key)
+    assert contact.causation_id == received.event_id
+    given = RequestContactGiven.model_validate(contact.data)
+    assert (given.request_id, given.contact) == (accepted.request_id, request.contact)
 
 
 async def test_the_same_key_with_the_same_body_answers_the_first_request_and_emits_nothing_more(store, outbox):
@@ -112,7 +131,7 @@ async def test_the_same_key_with_the_same_body_answers_the_first_request_and_emi
     again = await submit(store, outbox, request.model_copy(), key)
 
     assert (again.request_id, again.replayed) == (first.request_id, True)
-    assert len(store.requests) == len(outbox.published) == 1
+    assert len(store.requests) == 1 and [e.type for e in outbox.published] == ACCEPTED
 
 
 async def test_the_same_key_with_another_body_is_a_conflict_and_records_nothing(store, outbox):
@@ -121,7 +140,7 @@ async def test_the_same_key_with_another_body_is_a_conflict_and_records_nothing(
 
     with pytest.raises(IdempotencyConflict):
         await submit(store, outbox, a_request(), key)
-    assert len(store.requests) == len(outbox.published) == 1
+    assert len(store.requests) == 1 and [e.type for e in outbox.published] == ACCEPTED
 
 
 async def test_an_agency_sending_its_client_reference_again_gets_its_first_request(store, outbox):
@@ -134,7 +153,7 @@ async def test_an_agency_sending_its_client_reference_again_gets_its_first_reque
 
     assert (second.request_id, second.replayed) == (first.request_id, True)
     assert store.keys[second_key].request_id == first.request_id  # a replay of the second key finds it too
-    assert len(outbox.published) == 1
+    assert [e.type for e in outbox.published] == ACCEPTED
 
 
 async def test_an_invalid_inbound_record_is_answered_with_one_rejection_however_often_it_comes(store, outbox):
@@ -160,8 +179,8 @@ async def test_a_redelivered_inbound_record_is_accepted_once(store, outbox):
     for _ in range(2):
         await commands.submit_inbound(store, outbox, inbound(body), max_bytes=64 * 1024, key_ttl=TTL)
 
-    [envelope] = outbox.published
-    assert RequestSubmitted.model_validate(envelope.data).channel == "kafka"
+    [envelope, _contact] = outbox.published
+    assert RequestReceived.model_validate(envelope.data).channel == "kafka"
     assert list(store.keys) == ["kafka:cri.intake.submissions:3:7"]
 
 
@@ -171,8 +190,8 @@ async def test_an_inbound_key_used_with_another_body_is_rejected_at_that_header(
         record = inbound(json.dumps(body).encode(), offset, idempotency_key=key)
         await commands.submit_inbound(store, outbox, record, max_bytes=64 * 1024, key_ttl=TTL)
 
-    accepted, rejected = outbox.published
-    assert (accepted.type, rejected.type) == ("RequestSubmitted", "SubmissionRejected")
+    *accepted, rejected = outbox.published
+    assert [e.type for e in accepted] == ACCEPTED and rejected.type == "SubmissionRejected"
     [error] = SubmissionRejected.model_validate(rejected.data).errors
     assert (error.loc, error.type) == (["headers", "idempotency-key"], "idempotency_conflict")
 

@@ -14,7 +14,12 @@ from services.intake import commands
 from services.intake.domain.status import StatusChange
 from services.intake.domain.submissions import SubmissionLimits, agency_key
 from services.intake.store import HeldSubmission, PendingRow, StatusRow, Waiting
-from shared.contract.events import RequestSubmitted, RequestWithdrawn, SubmissionConfirmationRequested
+from shared.contract.events import (
+    RequestContactGiven,
+    RequestReceived,
+    RequestWithdrawn,
+    SubmissionConfirmationRequested,
+)
 from shared.contract.requests import RequestForAssistance
 from shared.runtime.auth import Principal, Role
 from shared.runtime.web.tokens import token_digest
@@ -91,7 +96,8 @@ async def test_sending_from_the_link_submits_once_however_often_it_is_used(store
     assert first == again and list(store.requests) == [first.request_id]
     assert [e.type for e in outbox.published] == [
         SubmissionConfirmationRequested.event_type,
-        RequestSubmitted.event_type,
+        RequestReceived.event_type,
+        RequestContactGiven.event_type,
     ]
     assert outbox.published[1].data["request_id"] == str(first.request_id)
 

@@ -62,4 +62,5 @@ async def test_a_receiver_refusal_is_the_attempts_failure():
 
 async def test_a_surprise_in_a_send_is_a_failure_worth_trying_again():
     done = await attempt(FakeSender(RuntimeError("boom")), claimed(closing()))
-    assert (done.failure.reason, done.failure.permanent) == ("unexpected error: RuntimeError('boom')", False)
+    assert (done.failure.reason, done.failure.permanent) == ("unexpected error: RuntimeError", False)
+    assert done.failure.logged(done.failure.reason) == "unexpected error: RuntimeError (answer: RuntimeError('boom'))"

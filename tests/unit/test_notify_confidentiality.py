@@ -10,11 +10,12 @@ from shared.contract.vocabulary import CriticalAssistance
 from tests.unit.test_notify_planning import (
     INCIDENT,
     facts,
+    facts_of,
     needs_review,
     only,
     plan,
+    received,
     routed,
-    submitted,
 )
 
 
@@ -46,8 +47,8 @@ def test_staff_read_a_confidential_incident_by_email():
 
 
 def test_the_agency_reads_its_own_confidential_incident_in_the_acknowledgement():
-    event = submitted(confidential=True)
-    [ack] = plan(event, request=None)
+    event = received(confidential=True)
+    [ack] = plan(event, facts_of(event))
     assert INCIDENT in render(ack).text
 
 

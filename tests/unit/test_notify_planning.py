@@ -9,7 +9,7 @@ import pytest
 from services.notify.domain.planning import PlannedNotification, plan_notifications
 from services.notify.domain.preferences import Preferences
 from services.notify.domain.recipients import Recipient
-from services.notify.domain.request_facts import RequestFacts
+from services.notify.domain.request_facts import Addressee, RequestDescription, RequestFacts
 from shared.contract.envelope import Envelope, EventData
 from shared.contract.events import (
     AgencySummary,
@@ -21,12 +21,13 @@ from shared.contract.events import (
     MilestoneReached,
     NotificationSent,
     ProviderRef,
+    RequestContactGiven,
     RequestNeedsReview,
     RequestQueued,
+    RequestReceived,
     RequestRouted,
-    RequestSubmitted,
 )
-from shared.contract.requests import Agency, AssistanceWanted, Contact, Incident, RequestForAssistance
+from shared.contract.requests import Agency, AssistanceRequested, AssistanceWanted, Contact, Incident
 from shared.contract.vocabulary import AgencyType, Tier, TopicArea, Urgency
 
 NOW = datetime(2026, 3, 2, 15, 30, tzinfo=UTC)
@@ -38,20 +39,19 @@ PROVIDER = ProviderRef(provider_id="npi", name="National Policing Institute", co
 NO_PREFERENCES = Preferences()
 
 
-def submitted(agency_name="Springfield Police Department", *, incident=INCIDENT, confidential=False, assistance=()):
-    return RequestSubmitted(
+CONTACT = Contact(
+    name="Jordan Lee", title="Chief of Police", email="jlee@springfield.example.gov", phone="+1 217-555-0100"
+)
+
+
+def received(agency_name="Springfield Police Department", *, incident=INCIDENT, confidential=False, assistance=()):
+    return RequestReceived(
         request_id=uuid4(),
         submitted_at=NOW,
         channel="http",
-        request=RequestForAssistance(
+        request=AssistanceRequested(
             agency=Agency(
                 name=agency_name, type=AgencyType.LOCAL, state="IL", sworn_officers=120, population_served=115_000
-            ),
-            contact=Contact(
-                name="Jordan Lee",
-                title="Chief of Police",
-                email="jlee@springfield.example.gov",
-                phone="+1 217-555-0100",
             ),
             assistance=AssistanceWanted(topic_areas=[TopicArea.DE_ESCALATION], description="After-action review."),
             incident=Incident(
@@ -64,8 +64,17 @@ def submitted(agency_name="Springfield Police Department", *, incident=INCIDENT,
     )
 
 
+def contact_given(event: RequestReceived, contact: Contact = CONTACT) -> RequestContactGiven:
+    return RequestContactGiven(request_id=event.request_id, contact=contact)
+
+
+def facts_of(event: RequestReceived, contact: Contact = CONTACT) -> RequestFacts:
+    """What notify has on record once both the request and its contact person have come."""
+    return RequestFacts(**RequestDescription.of(event).model_dump(), **Addressee.of(contact).model_dump())
+
+
 def facts(**kwargs) -> RequestFacts:
-    return RequestFacts.from_submitted(submitted(**kwargs))
+    return facts_of(received(**kwargs))
 
 
 def summary(request: RequestFacts) -> AgencySummary:
@@ -170,9 +179,9 @@ def only(planned: list[PlannedNotification], kind: str, channel: str = "email") 
 # Who hears what
 
 
-def test_a_submitted_request_is_acknowledged_to_the_agency_contact_even_before_its_facts_are_stored():
-    event = submitted()
-    [ack] = plan(event, request=None)
+def test_a_received_request_is_acknowledged_to_its_contact_person():
+    event = received()
+    [ack] = plan(event, facts_of(event))
     assert (ack.kind, ack.recipient.role, ack.address) == ("request_received", "agency", "jlee@springfield.example.gov")
 
 

@@ -1,7 +1,8 @@
 """What of a request each reader of an engagement may see (pure rules).
 
-Engagements keeps each request as submitted (from `RequestSubmitted`), because the provider must read what it was
-asked to do. The rule applied before a page is built, so no template can show what its view does not hold:
+Engagements keeps each request as submitted (from `RequestReceived`, and its contact person from `RequestContactGiven`),
+because the provider must read what it was asked to do and reach the agency. The rule applied before a page is built, so
+no template can show what its view does not hold:
 
 - the incident summary: staff always; the provider of a Critical Response engagement always (reviewing the
   incident is the work it was assigned); any other provider only when the request is not confidential (the
@@ -16,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.contract.requests import Contact, RequestForAssistance, SystemicConcerns
+from shared.contract.requests import AssistanceRequested, Contact, SystemicConcerns
 from shared.contract.vocabulary import CriticalAssistance, DeliveryMode, Tier, TopicArea, Urgency
 
 # Who reads an engagement's page: program staff, or the provider the engagement is assigned to.
@@ -46,7 +47,7 @@ class RequestView(BaseModel):
     desired_end: date | None
     urgency: Urgency
     ori: str | None
-    contact: Contact | None  # None: not shown to this reader now
+    contact: Contact | None  # None: not shown to this reader now, or not come yet
     contact_withheld: bool
     incident: IncidentView | None
     concerns: SystemicConcerns | None
@@ -56,7 +57,7 @@ class RequestView(BaseModel):
         return self.incident is not None and self.incident.summary is None
 
 
-def is_confidential(request: RequestForAssistance, flagged_by_routing: bool) -> bool:
+def is_confidential(request: AssistanceRequested, flagged_by_routing: bool) -> bool:
     """Either the agency's own flag or routing's is enough to withhold."""
     return flagged_by_routing or bool(request.incident and request.incident.confidential)
 
@@ -70,9 +71,16 @@ def may_read_contact(reader: Reader, engagement_open: bool) -> bool:
 
 
 def readable_request(
-    request: RequestForAssistance, *, reader: Reader, tier: Tier, flagged_by_routing: bool, engagement_open: bool
+    request: AssistanceRequested,
+    contact: Contact | None,
+    *,
+    reader: Reader,
+    tier: Tier,
+    flagged_by_routing: bool,
+    engagement_open: bool,
 ) -> RequestView:
-    """`request` as `reader` (staff, or the engagement's own provider) may see it on the engagement's page."""
+    """`request` and its `contact` (None until it has come) as `reader` (staff, or the engagement's own provider)
+    may see them on the engagement's page."""
     incident = None
     if found := request.incident:
         confidential = is_confidential(request, flagged_by_routing)
@@ -93,7 +101,7 @@ def readable_request(
         desired_end=request.assistance.desired_end,
         urgency=request.urgency,
         ori=request.agency.ori,
-        contact=request.contact if contact_shown else None,
+        contact=contact if contact_shown else None,
         contact_withheld=not contact_shown,
         incident=incident,
         concerns=request.systemic_concerns,

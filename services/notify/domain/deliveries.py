@@ -22,12 +22,19 @@ def delivery_id(cause_event_id: UUID, recipient: Recipient, channel: Channel) ->
 
 
 class DeliveryFailed(Exception):
-    """An attempt failed; `permanent` says whether trying again could help."""
+    """An attempt failed; `permanent` says whether trying again could help. `reason` is notify's own words (they
+    go into NotificationFailed and dead letters); `answer` the receiving server's, which often repeat the
+    recipient's address, so only the delivery log keeps them."""
 
-    def __init__(self, reason: str, *, permanent: bool) -> None:
+    def __init__(self, reason: str, *, permanent: bool, answer: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
+        self.answer = answer
+
+    def logged(self, reason: str) -> str:
+        """`reason` with the server's answer, for the delivery log."""
+        return f"{reason} (answer: {self.answer})" if self.answer else reason
 
 
 class Delivery(BaseModel):

@@ -2,7 +2,7 @@
 
 | event               | kind                     | recipient                                                   |
 | ------------------- | ------------------------ | ----------------------------------------------------------- |
-| RequestSubmitted    | request_received         | agency contact                                              |
+| RequestReceived     | request_received         | agency contact (RequestSubmitted, which it replaced, too)   |
 | RequestRouted       | request_routed_agency    | agency contact: tier, provider, next steps                  |
 |                     | assignment_provider      | provider (event.provider.contact_email)                     |
 | RequestNeedsReview  | review_needed_staff      | staff                                                       |
@@ -51,6 +51,7 @@ from shared.contract.events import (
     ProviderRef,
     RequestNeedsReview,
     RequestQueued,
+    RequestReceived,
     RequestRouted,
     RequestSubmitted,
     RequestWithdrawn,
@@ -108,8 +109,6 @@ def plan_notifications(
     preferences: Preferences,
 ) -> list[PlannedNotification]:
     """Who hears what about `event` (see the module's table), one notification per recipient and channel."""
-    if isinstance(event, RequestSubmitted):
-        request = request or RequestFacts.from_submitted(event)
     agency = (
         Recipient(role="agency", name=request.contact_name, email=request.contact_email)
         if request
@@ -118,7 +117,7 @@ def plan_notifications(
     facts: dict[str, JsonValue]
     audience: list[tuple[Kind, Recipient]]
     match event:
-        case RequestSubmitted():
+        case RequestReceived() | RequestSubmitted():
             facts, audience = {}, [("request_received", agency)]
         case RequestRouted():
             facts = {

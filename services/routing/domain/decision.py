@@ -17,7 +17,7 @@ from services.routing.domain.providers import ProviderLoad, ProviderRecord
 from services.routing.domain.scoring import partners, ranked, specialists
 from services.routing.domain.tier_rules import TIER_RULES
 from shared.contract.events import ProviderScore
-from shared.contract.requests import RequestForAssistance
+from shared.contract.requests import AssistanceRequested
 from shared.contract.vocabulary import Tier
 
 
@@ -48,7 +48,7 @@ class Decision(Strict):
 
 
 def decide(
-    request: RequestForAssistance,
+    request: AssistanceRequested,
     providers: Sequence[ProviderLoad],
     policy: Policy,
     today: date,
@@ -113,7 +113,7 @@ def to_review(rules_fired: list[str], review: list[str], candidate_tiers: list[T
 
 
 def assign_in_tier(
-    request: RequestForAssistance,
+    request: AssistanceRequested,
     tier: Tier,
     providers: Sequence[ProviderLoad],
     policy: Policy,

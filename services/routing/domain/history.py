@@ -2,7 +2,7 @@
 engagements (opened, escalated, closed), each dated, and what the policy's `agency_history` rules read in it.
 
 The agency is recognised as intake recognises it (`agency_key`: its ORI, else its name within its state), from
-the request `RequestSubmitted` carries; engagement facts come from the engagement events routing consumes."""
+the request `RequestReceived` carries; engagement facts come from the engagement events routing consumes."""
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime

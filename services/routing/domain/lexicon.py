@@ -19,7 +19,7 @@ from typing import Annotated, Self
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from services.routing.domain import Strict
-from shared.contract.requests import RequestForAssistance
+from shared.contract.requests import AssistanceRequested
 from shared.contract.vocabulary import Tier
 from shared.runtime.datafiles import DataFileError, load_model
 
@@ -175,7 +175,7 @@ def find_terms(text: str, field: str, lexicon: Lexicon) -> list[TextMatch]:
     return matches
 
 
-def read_request(request: RequestForAssistance, lexicon: Lexicon) -> list[TextMatch]:
+def read_request(request: AssistanceRequested, lexicon: Lexicon) -> list[TextMatch]:
     """The terms found in the description, then in the incident summary (a term found in both is named once,
     where it is found first)."""
     fields = [("description", request.assistance.description)]

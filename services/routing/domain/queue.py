@@ -4,11 +4,11 @@ for them. A withdrawn request leaves either."""
 
 from services.routing.domain.decision import Decision, to_review
 from services.routing.domain.policy import Policy
-from shared.contract.requests import RequestForAssistance
+from shared.contract.requests import AssistanceRequested
 from shared.contract.vocabulary import Tier, Urgency
 
 
-def queue_priority(request: RequestForAssistance) -> int:
+def queue_priority(request: AssistanceRequested) -> int:
     """Position class in the waiting queue: sort ascending (urgent first), then by time queued."""
     return {Urgency.URGENT: 0, Urgency.PRIORITY: 1, Urgency.ROUTINE: 2}[request.urgency]
 

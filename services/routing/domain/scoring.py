@@ -8,7 +8,7 @@ from services.routing.domain.policy import Policy, Weights
 from services.routing.domain.profiles import AgencyProfile, agency_profiles
 from services.routing.domain.providers import ProviderLoad, ProviderRecord
 from shared.contract.events import ProviderScore
-from shared.contract.requests import RequestForAssistance
+from shared.contract.requests import AssistanceRequested
 from shared.contract.vocabulary import Tier, TopicArea
 
 
@@ -43,7 +43,7 @@ def partners(tier: Tier, providers: Sequence[ProviderLoad], today: date) -> list
 
 
 def specialists(
-    request: RequestForAssistance, tier: Tier, loads: Sequence[ProviderLoad], policy: Policy
+    request: AssistanceRequested, tier: Tier, loads: Sequence[ProviderLoad], policy: Policy
 ) -> list[ProviderLoad]:
     """Who of `loads` may take the request: those with expertise in at least one topic it asks for, unless the
     policy opens the tier to generalists or the request asks for no topic."""
@@ -54,7 +54,7 @@ def specialists(
 
 
 def ranked(
-    request: RequestForAssistance, tier: Tier, loads: Sequence[ProviderLoad], policy: Policy
+    request: AssistanceRequested, tier: Tier, loads: Sequence[ProviderLoad], policy: Policy
 ) -> list[tuple[ProviderScore, ProviderLoad]]:
     """`loads` scored by the tier's weights, best first: room, score, then fewest active, then the one assigned
     least recently (never assigned first: fair over time), fewest ever assigned, id."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from services.routing.domain.policy import Rules
-from shared.contract.requests import RequestForAssistance
+from shared.contract.requests import AssistanceRequested
 from shared.contract.vocabulary import Tier
 
 
@@ -23,7 +23,7 @@ class Signal:
     absent: str = ""  # why the tier does not apply, told to staff when no tier does
 
 
-def critical_response(request: RequestForAssistance, rules: Rules, today: date) -> Signal:
+def critical_response(request: AssistanceRequested, rules: Rules, today: date) -> Signal:
     """A recent incident, flagged, whose agency asks for Critical Response help."""
     tier, rule, incident = Tier.CRITICAL_RESPONSE, rules.critical_response, request.incident
     if incident is None:
@@ -51,7 +51,7 @@ def critical_response(request: RequestForAssistance, rules: Rules, today: date) 
     return Signal(tier, rules=("critical_response.recent_event", *(f"critical_response.{flag}" for flag in flags)))
 
 
-def organizational_assessment(request: RequestForAssistance, rules: Rules, today: date) -> Signal:
+def organizational_assessment(request: AssistanceRequested, rules: Rules, today: date) -> Signal:
     """Systemic issues the assessment covers, with long-term assistance wanted and (by the policy) commitment."""
     tier, rule, concerns = Tier.ORGANIZATIONAL_ASSESSMENT, rules.organizational_assessment, request.systemic_concerns
     if concerns is None:
@@ -69,7 +69,7 @@ def organizational_assessment(request: RequestForAssistance, rules: Rules, today
     )
 
 
-def cri_tac(request: RequestForAssistance, rules: Rules, today: date) -> Signal:
+def cri_tac(request: AssistanceRequested, rules: Rules, today: date) -> Signal:
     """Enough catalog topics asked for."""
     topics, rule = len(set(request.assistance.topic_areas)), rules.cri_tac
     if topics < rule.min_topics:
@@ -77,6 +77,6 @@ def cri_tac(request: RequestForAssistance, rules: Rules, today: date) -> Signal:
     return Signal(Tier.CRI_TAC, rules=("cri_tac.topic_areas",))
 
 
-TierRule = Callable[[RequestForAssistance, Rules, date], Signal]
+TierRule = Callable[[AssistanceRequested, Rules, date], Signal]
 
 TIER_RULES: tuple[TierRule, ...] = (critical_response, organizational_assessment, cri_tac)

@@ -15,7 +15,7 @@ from services.routing.domain.decision import Decision, decide
 from services.routing.domain.history import NO_HISTORY, AgencyHistory
 from services.routing.domain.policy import Policy
 from services.routing.domain.providers import ProviderLoad
-from shared.contract.requests import RequestForAssistance
+from shared.contract.requests import AssistanceRequested
 
 
 class Outcome(NamedTuple):
@@ -39,7 +39,7 @@ class Outcome(NamedTuple):
 class PastRequest:
     request_id: UUID
     submitted_on: date
-    request: RequestForAssistance
+    request: AssistanceRequested
     decided: Outcome  # the latest decision the policy in force made
     rules: tuple[str, ...] = ()  # the rules it fired
     loads: Sequence[ProviderLoad] | None = None  # the loads it was made against; None: not recorded
