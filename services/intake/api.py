@@ -21,7 +21,7 @@ from services.intake.domain.submissions import MAX_KEY_CHARS, agency_key
 from services.intake.group_commit import GroupCommit, NotRecorded
 from services.intake.settings import IntakeSettings
 from services.intake.store import PostgresStore
-from shared.contract.requests import RequestForAssistance
+from shared.contract.requests import Contact, RequestForAssistance
 from shared.contract.validation import error_message
 from shared.runtime.auth import Principal, Role, require
 from shared.runtime.http import runtime_of
@@ -117,6 +117,25 @@ async def get_request_status(
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no request {request_id}")
     ensure_acts_for(principal, found.agency_key, "another agency's request")
     return RequestStatus.model_validate(found, from_attributes=True)
+
+
+@router.get(
+    "/requests/{request_id}/contact", response_model=Contact, responses={404: {"description": "Unknown request"}}
+)
+async def get_request_contact(
+    request_id: UUID,
+    request: Request,
+    principal: Annotated[Principal, Depends(require(Role.AGENCY, Role.STAFF, Role.SERVICE))],
+) -> Contact:
+    """The contact person of a request. Only engagements and notify receive it on Kafka; program staff's pages in
+    routing, which decides without it, read it here when a staff member opens the request."""
+    async with runtime_of(request).pool.acquire() as conn:
+        found = await PostgresStore(conn).contact_of(request_id)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no request {request_id}")
+    agency, contact = found
+    ensure_acts_for(principal, agency, "another agency's request")
+    return contact
 
 
 async def not_yours(_request: Request, exc: Exception) -> Response:

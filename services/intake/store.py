@@ -14,7 +14,7 @@ import asyncpg
 from services.intake.domain.signin import AgencyContact, ProviderContact
 from services.intake.domain.status import StatusChange
 from shared.contract.events import RequestReceived
-from shared.contract.requests import RequestForAssistance
+from shared.contract.requests import Contact, RequestForAssistance
 from shared.runtime.web.session import Person
 
 
@@ -170,6 +170,13 @@ class PostgresStore:
         """Where a request is; `lock` holds its row until the transaction ends (to change it knowing its state)."""
         rows = await self._statuses("request_id = $1" + (" FOR UPDATE" if lock else ""), request_id)
         return rows[0] if rows else None
+
+    async def contact_of(self, request_id: UUID) -> tuple[str, Contact] | None:
+        """The agency key and contact person of a request."""
+        row = await self._conn.fetchrow(
+            "SELECT agency_key, body->'contact' AS contact FROM requests WHERE request_id = $1", request_id
+        )
+        return None if row is None else (row["agency_key"], Contact.model_validate(row["contact"]))
 
     async def agency_requests(self, agency_key: str) -> list[StatusRow]:
         """Every request of an agency, newest first, each with its timeline."""

@@ -5,6 +5,7 @@ import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
 
 from services.routing import SERVICE, api, commands, pages, workers
@@ -12,6 +13,7 @@ from services.routing.domain.policy import load_policy
 from services.routing.domain.providers import load_providers
 from services.routing.domain.scoring import uncovered_topics
 from services.routing.handlers import make_handlers
+from services.routing.intake import Intake
 from services.routing.settings import RoutingSettings
 from shared.contract import topics
 from shared.contract.events import RequestNeedsReview, RequestQueued, RequestRouted
@@ -51,6 +53,10 @@ def create_app(settings: RoutingSettings | None = None) -> FastAPI:
         description="Assigns every request a tier and a provider, explainably, within capacity.",
     )
     app.state.policy = policy
+    # One client for the life of the process, for staff's request page to read the contact person from intake.
+    app.state.intake = Intake(
+        httpx.AsyncClient(base_url=settings.intake_url, timeout=2.0), settings.intake_api_key.get_secret_value()
+    )
     app.include_router(api.router)
     pages.install(app, intake_web([Path(__file__).parent / "templates"], settings))
     return app

@@ -167,12 +167,14 @@ async def _request_page(
         history = await store.decisions_of(conn, request_id)
         loads = await store.registry(conn)
         engaged = await store.has_engagement(conn, request_id)
+    contact = await request.app.state.intake.contact_of(request_id)
     today = datetime.now(UTC).date()
     return await web_of(request).render(
         request,
         "request.html",
         status_code=status_code,
         r=found,
+        contact=contact,
         history=history,
         names={load.record.provider_id: load.record.name for load in loads},
         choices=triage.provider_choices(loads, today),

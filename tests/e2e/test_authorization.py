@@ -145,6 +145,11 @@ CELLS = [
     Cell("service", "reads a request", "intake", "GET", "/v1/requests/{own_request}", 200),
     Cell("provider-A", "reads the request of its engagement", "intake", "GET", "/v1/requests/{own_request}", 403),
     Cell("nobody", "reads a request", "intake", "GET", "/v1/requests/{own_request}", 401),
+    Cell("agency", "reads its own request's contact", "intake", "GET", "/v1/requests/{own_request}/contact", 200),
+    Cell("agency", "reads another agency's contact", "intake", "GET", "/v1/requests/{other_request}/contact", 403),
+    Cell("service", "reads a request's contact", "intake", "GET", "/v1/requests/{own_request}/contact", 200),
+    Cell("provider-A", "reads a request's contact", "intake", "GET", "/v1/requests/{own_request}/contact", 403),
+    Cell("nobody", "reads a request's contact", "intake", "GET", "/v1/requests/{own_request}/contact", 401),
     # routing: staff only, but the registry's read also admits a service (engagements' dashboard reads capacity)
     Cell("staff", "reads a decision history", "routing", "GET", "/v1/requests/{own_request}/decisions", 200),
     Cell("staff", "reads the provider registry", "routing", "GET", "/v1/providers", 200),

@@ -3,12 +3,13 @@ its status follows downstream events, and every bad body gets a specific 4xx ans
 
 import asyncio
 import json
+import uuid
 
 import httpx
 import pytest
 
 from services.intake.settings import IntakeSettings
-from tests.support import SERVICE, eventually, sample_request, unique
+from tests.support import SERVICE, STAFF, eventually, sample_request, unique
 
 pytestmark = pytest.mark.e2e
 
@@ -216,3 +217,13 @@ async def test_a_bad_body_is_refused_with_422_naming_the_field_and_the_reason(cl
     matching = [e for e in errors if e["loc"] == loc and e["type"] == error_type]
     assert matching, errors
     assert message in matching[0]["msg"]
+
+
+async def test_staff_read_a_requests_contact_person_which_no_topic_but_the_restricted_one_carries(client):
+    body = sample_request()
+    accepted = await client.post("/v1/requests", json=body)
+    request_id = accepted.json()["request_id"]
+    contact = await client.get(f"/v1/requests/{request_id}/contact", headers=STAFF)
+    assert (contact.status_code, contact.json()) == (200, body["contact"])
+    unknown = await client.get(f"/v1/requests/{uuid.uuid4()}/contact", headers=STAFF)
+    assert unknown.status_code == 404

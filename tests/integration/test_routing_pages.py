@@ -20,6 +20,7 @@ from services.routing.commands import reassign
 from services.routing.domain.policy import load_policy
 from services.routing.domain.providers import load_providers
 from services.routing.handlers import make_handlers
+from services.routing.intake import Intake
 from services.routing.settings import POLICY_FILE, PROVIDERS_FILE
 from shared.contract.envelope import Envelope
 from shared.contract.events import RequestReceived
@@ -32,7 +33,7 @@ from shared.runtime.web.csrf import csrf_token
 from shared.runtime.web.pages import Web
 from shared.runtime.web.session import COOKIE, Person
 from tests.e2e.test_routing_staff import CONFLICTING
-from tests.support import sample_request
+from tests.support import free_port, sample_request
 
 POLICY = load_policy(POLICY_FILE)
 MIGRATIONS = Path(__file__).parents[2] / "services" / "routing" / "migrations"
@@ -70,6 +71,8 @@ def app(routing_pool) -> FastAPI:
     app = FastAPI()
     app.state.runtime = SimpleNamespace(pool=routing_pool)
     app.state.policy = POLICY
+    # Nothing listens there: intake cannot be read (tests/e2e/test_triage_pages.py reads a real one).
+    app.state.intake = Intake(httpx.AsyncClient(base_url=f"http://127.0.0.1:{free_port()}", timeout=2.0), "key")
     pages.install(app, Web([TEMPLATES], lookup, sign_in_url=SIGN_IN))
     return app
 
@@ -224,3 +227,14 @@ async def test_someone_not_signed_in_is_sent_to_sign_in_and_a_form_from_elsewher
     async with routing_pool.acquire() as conn:
         assert len(await store.decisions_of(conn, request_id)) == 1
     assert unknown.status_code == 404 and "Routing has no request with this id." in unknown.text
+
+
+async def test_a_request_page_says_when_intake_cannot_give_the_contact_person_and_still_offers_assignment(
+    app, routing_pool
+):
+    request_id = await submitted(routing_pool, **CONFLICTING)
+    async with browser(app, "staff") as staff:
+        page = await staff.get(f"/triage/requests/{request_id}")
+    assert page.status_code == 200
+    assert "Cannot be read from intake just now" in page.text
+    assert 'action="/triage/requests/' in page.text
