@@ -36,7 +36,9 @@ def create_app(settings: NotifySettings | None = None) -> FastAPI:
     recorded = asyncio.Event()  # set when deliveries are committed: wakes the dispatcher
     notifications = Notifications(staff, preferences, recorded)
     runtime.consume(
-        [topics.REQUESTS, topics.REQUEST_CONTACTS, topics.ENGAGEMENTS, topics.PEOPLE_LINKS], handlers(notifications)
+        [topics.REQUESTS, topics.REQUEST_CONTACTS, topics.ENGAGEMENTS, topics.PEOPLE_LINKS],
+        handlers(notifications),
+        scope=notifications.batch,
     )
     runtime.publishes(NotificationSent, NotificationFailed, DeadLettered)
 

@@ -1,8 +1,8 @@
 """Notify's use cases.
 
-Recording, in the consumer's unit of work: remember a request (its description and its addressee come in two
-events, on two topics, in either order), plan who hears of an event and record one pending delivery each; an
-event about a request not yet on record, described and addressed, is parked until it is.
+Recording, in the consumer's unit of work and a batch at a time: remember requests (a request's description and
+its addressee come in two events, on two topics, in either order), plan who hears of each event and record one
+pending delivery each; an event about a request not yet on record, described and addressed, is parked until it is.
 Dispatching: attempt a claimed delivery, then settle a batch of attempts in one unit of work, emitting
 NotificationSent, NotificationFailed and the DeadLettered of each delivery given up.
 """
@@ -11,13 +11,16 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import UUID
 
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from pydantic import JsonValue
 
 from services.notify import SERVICE, store
 from services.notify.domain.deliveries import DeliveryFailed
@@ -43,7 +46,7 @@ from shared.contract.events import (
 from shared.contract.ids import derived_id
 from shared.runtime.consumer import dead_lettered
 from shared.runtime.outbox import UnitOfWork
-from shared.runtime.tracing import continuing, span
+from shared.runtime.tracing import continuing, span, trace_headers
 
 log = logging.getLogger(__name__)
 
@@ -51,70 +54,147 @@ _DEAD_LETTER_NAMESPACE = UUID("0b7f6a52-3c1e-4d8e-9a61-2f4c9e5d7b13")
 
 
 class Notifications:
-    """Records who hears of each event. `recorded` is set once recorded deliveries are committed, to wake the
-    dispatcher."""
+    """Records who hears of each event. A consumed batch is one `batch` (its handlers run inside it): its requests
+    are remembered and their facts read in a few statements for the whole batch, and its deliveries written in
+    one. `recorded` is set once recorded deliveries are committed, to wake the dispatcher."""
 
     def __init__(self, staff: Recipient, preferences: Preferences, recorded: asyncio.Event) -> None:
         self._staff = staff
         self._preferences = preferences
         self._recorded = recorded
 
-    async def notify_of_request(self, uow: UnitOfWork, envelope: Envelope, event: RequestReceived) -> None:
-        """Remember a received request, record who hears of it (parked until its addressee has come), then plan
-        the events parked waiting for it."""
-        await store.remember_request(uow.conn, RequestDescription.of(event))
-        await self.notify_of_event(uow, envelope, event)
-        await self.plan_parked(uow, event.request_id)
+    @asynccontextmanager
+    async def batch(self, uow: UnitOfWork, events: Sequence[EventData]) -> AsyncIterator[None]:
+        """The scope of one batch's handlers (the consumer's BatchScope)."""
+        batch = _Batch(self._staff, self._preferences, uow)
+        await batch.prepare(events)
+        token = _current.set(batch)
+        try:
+            yield
+        finally:
+            _current.reset(token)
+        await batch.finish(self._recorded)
 
-    async def remember_contact(self, uow: UnitOfWork, _envelope: Envelope, event: RequestContactGiven) -> None:
-        """Remember whom to write to about a request, then plan the events parked waiting for it."""
-        await store.remember_addressee(uow.conn, event.request_id, Addressee.of(event.contact))
-        await self.plan_parked(uow, event.request_id)
+    async def notify_of_request(self, _uow: UnitOfWork, envelope: Envelope, event: RequestReceived) -> None:
+        """Record who hears of a received request (parked until its addressee has come); plan what was parked
+        waiting for it."""
+        batch = _current.get()
+        batch.tell(envelope, event)
+        batch.arrived(event.request_id)
+
+    async def remember_contact(self, _uow: UnitOfWork, _envelope: Envelope, event: RequestContactGiven) -> None:
+        """Whom to write to about a request (remembered with the batch): plan what was parked waiting for it."""
+        _current.get().arrived(event.request_id)
 
     async def notify_of_submitted(self, uow: UnitOfWork, envelope: Envelope, event: RequestSubmitted) -> None:
         """A request published before RequestReceived replaced RequestSubmitted: both parts at once."""
-        received, given = event.parts()
-        await store.remember_addressee(uow.conn, event.request_id, Addressee.of(given.contact))
+        received, _given = event.parts()
         await self.notify_of_request(uow, envelope, received)
 
-    async def notify_of_event(self, uow: UnitOfWork, envelope: Envelope, event: EventData) -> None:
+    async def notify_of_event(self, _uow: UnitOfWork, envelope: Envelope, event: EventData) -> None:
         """Record who hears of an event about a request; park it while its request is not on record."""
-        request_id = getattr(event, "request_id", None)
-        facts = await store.request_facts(uow.conn, request_id)
+        _current.get().tell(envelope, event)
+
+    async def plan_parked(self, uow: UnitOfWork) -> int:
+        """The sweep: plan the events parked for every request now on record. Two replicas can overlap: one parks
+        an event while the other remembers its request and finds nothing parked yet (neither sees the other's
+        uncommitted rows); the sweep finds those, without a lock on every event."""
+        batch = _Batch(self._staff, self._preferences, uow)
+        found = await batch.plan_parked(None)
+        await batch.finish(self._recorded)
+        return found
+
+
+_current: ContextVar["_Batch"] = ContextVar("notify_batch")
+
+
+class _Batch:
+    """One unit of work's recording: the facts of its requests in memory, what it learns and plans buffered, and
+    written in a few statements when the batch ends (before its transaction commits)."""
+
+    def __init__(self, staff: Recipient, preferences: Preferences, uow: UnitOfWork) -> None:
+        self._staff = staff
+        self._preferences = preferences
+        self._uow = uow
+        self._facts: dict[UUID, RequestFacts] = {}
+        self._learnt: list[tuple[UUID, str, JsonValue]] = []
+        self._parked: list[tuple[Envelope, UUID]] = []
+        self._planned: list[store.Recorded] = []
+        self._arrived: dict[UUID, dict[str, str]] = {}  # request on record now -> the trace it arrived in
+
+    async def prepare(self, events: Sequence[EventData]) -> None:
+        """Remember the requests and addressees the batch brings, then read the facts of every request it names."""
+        parts = [
+            part for event in events for part in (event.parts() if isinstance(event, RequestSubmitted) else (event,))
+        ]
+        descriptions = [RequestDescription.of(part) for part in parts if isinstance(part, RequestReceived)]
+        addressees = [
+            (part.request_id, Addressee.of(part.contact)) for part in parts if isinstance(part, RequestContactGiven)
+        ]
+        if descriptions:
+            await store.remember_requests(self._uow.conn, descriptions)
+        if addressees:
+            await store.remember_addressees(self._uow.conn, addressees)
+        named = {request_id for event in events if (request_id := getattr(event, "request_id", None)) is not None}
+        if named:
+            self._facts = await store.facts_of(self._uow.conn, named)
+
+    def tell(self, envelope: Envelope, event: EventData) -> None:
+        """Plan who hears of `event`, or park it while its request is not on record."""
+        request_id: UUID | None = getattr(event, "request_id", None)
+        facts = self._facts.get(request_id) if request_id is not None else None
         if facts is None and request_id is not None:
             # Engagement events and the addressee travel on other topics and may overtake the request.
-            await store.park(uow.conn, envelope, request_id)
+            self._parked.append((envelope, request_id))
             return
-        await self._plan_and_record(uow, envelope, event, facts)
+        self._plan(envelope, event, facts)
 
-    async def plan_parked(self, uow: UnitOfWork, request_id: UUID | None = None) -> int:
-        """Plan the events parked for a request now remembered (for every remembered request when none is named:
-        the sweep). Two replicas can overlap: one parks an event while the other remembers its request and finds
-        nothing parked yet (neither sees the other's uncommitted rows); the sweep finds those, without a lock on
-        every event."""
-        found = await store.unpark_remembered(uow.conn, request_id)
+    def arrived(self, request_id: UUID) -> None:
+        """A part of the request came: events parked for it before this batch may be planned now."""
+        self._arrived.setdefault(request_id, trace_headers())
+
+    async def plan_parked(self, request_ids: Collection[UUID] | None) -> int:
+        found = await store.unpark_remembered(self._uow.conn, request_ids)
         for parked, facts in found:
-            await self._plan_and_record(uow, parked, parse_event(parked), facts)
+            request_id = facts.request_id
+            self._facts.setdefault(request_id, facts)
+            with continuing(self._arrived.get(request_id, {})):
+                self._plan(parked, parse_event(parked), self._facts[request_id])
         return len(found)
 
-    async def _plan_and_record(
-        self, uow: UnitOfWork, envelope: Envelope, event: EventData, facts: RequestFacts | None
-    ) -> None:
+    async def finish(self, recorded: asyncio.Event) -> None:
+        conn = self._uow.conn
+        if self._parked:
+            await store.park(conn, self._parked)
+        if self._learnt:
+            await store.remember_facts(conn, self._learnt)
+            self._learnt.clear()
+        on_record = [request_id for request_id in self._arrived if request_id in self._facts]
+        if on_record and await self.plan_parked(on_record) and self._learnt:
+            await store.remember_facts(conn, self._learnt)
+        if self._planned:
+            await store.record_deliveries(conn, self._planned)
+            self._uow.after_commit(recorded.set)
+
+    def _plan(self, envelope: Envelope, event: EventData, facts: RequestFacts | None) -> None:
         planned = plan_notifications(envelope, event, request=facts, staff=self._staff, preferences=self._preferences)
-        await store.record_deliveries(uow.conn, envelope, planned)
-        if planned:
-            uow.after_commit(self._recorded.set)
+        trace = trace_headers()
+        self._planned += [store.Recorded(p, envelope.correlation_id, trace) for p in planned]
         if facts is not None:
-            await _learn(uow, event)
+            self._learn(event, facts)
 
-
-async def _learn(uow: UnitOfWork, event: EventData) -> None:
-    """Remember what a later event says that a withdrawal needs: the provider a request went to, and that it
-    was withdrawn (the two can come in either order when they race)."""
-    if isinstance(event, RequestRouted):
-        await store.remember_fact(uow.conn, event.request_id, "provider", event.provider.model_dump(mode="json"))
-    elif isinstance(event, RequestWithdrawn):
-        await store.remember_fact(uow.conn, event.request_id, "withdrawn_at", event.withdrawn_at.isoformat())
+    def _learn(self, event: EventData, facts: RequestFacts) -> None:
+        """Remember what a later event says that a withdrawal needs: the provider a request went to, and that it
+        was withdrawn (the two can come in either order when they race)."""
+        fact: Any
+        if isinstance(event, RequestRouted):
+            name, fact, value = "provider", event.provider, event.provider.model_dump(mode="json")
+        elif isinstance(event, RequestWithdrawn):
+            name, fact, value = "withdrawn_at", event.withdrawn_at, event.withdrawn_at.isoformat()
+        else:
+            return
+        self._facts[facts.request_id] = facts.model_copy(update={name: fact})
+        self._learnt.append((facts.request_id, name, value))
 
 
 class Sender(Protocol):

@@ -1,6 +1,7 @@
 """Notify's PostgreSQL edge: request facts, parked events, the delivery records, their claiming for dispatch and
 the delivery log. Rows come back typed: `RequestFacts`, `Envelope`, `ClaimedDelivery`, `Delivery`."""
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from uuid import UUID
@@ -12,7 +13,6 @@ from services.notify.domain.deliveries import Delivery, Status, delivery_id
 from services.notify.domain.planning import PlannedNotification
 from services.notify.domain.request_facts import Addressee, RequestDescription, RequestFacts
 from shared.contract.envelope import Envelope
-from shared.runtime.tracing import trace_headers
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,63 +26,55 @@ class ClaimedDelivery:
     trace_headers: dict[str, str] = field(default_factory=dict)  # the context of the work that planned it
 
 
-async def remember_request(conn: asyncpg.Connection, description: RequestDescription) -> None:
-    await conn.execute(
+async def remember_requests(conn: asyncpg.Connection, descriptions: Sequence[RequestDescription]) -> None:
+    await conn.executemany(
         "INSERT INTO request_facts (request_id, facts) VALUES ($1, $2) ON CONFLICT (request_id) DO NOTHING",
-        description.request_id,
-        description.model_dump(mode="json"),
+        [(description.request_id, description.model_dump(mode="json")) for description in descriptions],
     )
 
 
-async def remember_addressee(conn: asyncpg.Connection, request_id: UUID, addressee: Addressee) -> None:
-    await conn.execute(
+async def remember_addressees(conn: asyncpg.Connection, addressees: Sequence[tuple[UUID, Addressee]]) -> None:
+    await conn.executemany(
         "INSERT INTO request_contacts (request_id, addressee) VALUES ($1, $2) ON CONFLICT (request_id) DO NOTHING",
-        request_id,
-        addressee.model_dump(mode="json"),
+        [(request_id, addressee.model_dump(mode="json")) for request_id, addressee in addressees],
     )
 
 
-async def remember_fact(conn: asyncpg.Connection, request_id: UUID, name: str, value: JsonValue) -> None:
-    """Add one fact learnt after the request's RequestReceived (its provider, its withdrawal)."""
-    await conn.execute(
-        "UPDATE request_facts SET facts = jsonb_set(facts, ARRAY[$2::text], $3::jsonb) WHERE request_id = $1",
-        request_id,
-        name,
-        value,
+async def remember_facts(conn: asyncpg.Connection, learnt: Sequence[tuple[UUID, str, JsonValue]]) -> None:
+    """Add facts learnt after the request's RequestReceived (its provider, its withdrawal), in order."""
+    await conn.executemany(
+        "UPDATE request_facts SET facts = jsonb_set(facts, ARRAY[$2::text], $3::jsonb) WHERE request_id = $1", learnt
     )
 
 
-async def request_facts(conn: asyncpg.Connection, request_id: UUID | None) -> RequestFacts | None:
-    """What notify knows of a request, once it has both its description and its addressee."""
-    if request_id is None:
-        return None
-    facts = await conn.fetchval(
-        "SELECT f.facts || c.addressee FROM request_facts f JOIN request_contacts c USING (request_id)"
-        " WHERE f.request_id = $1",
-        request_id,
+async def facts_of(conn: asyncpg.Connection, request_ids: Collection[UUID]) -> dict[UUID, RequestFacts]:
+    """What notify knows of each request it has both the description and the addressee of."""
+    rows = await conn.fetch(
+        "SELECT f.request_id, f.facts || c.addressee AS facts FROM request_facts f"
+        " JOIN request_contacts c USING (request_id) WHERE f.request_id = ANY($1::uuid[])",
+        list(request_ids),
     )
-    return RequestFacts.model_validate(facts) if facts else None
+    return {row["request_id"]: RequestFacts.model_validate(row["facts"]) for row in rows}
 
 
-async def park(conn: asyncpg.Connection, envelope: Envelope, request_id: UUID) -> None:
-    await conn.execute(
+async def park(conn: asyncpg.Connection, parked: Sequence[tuple[Envelope, UUID]]) -> None:
+    """Keep events until their request is on record, in the order given."""
+    await conn.executemany(
         "INSERT INTO parked_events (event_id, request_id, envelope) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        envelope.event_id,
-        request_id,
-        envelope.model_dump(mode="json"),
+        [(envelope.event_id, request_id, envelope.model_dump(mode="json")) for envelope, request_id in parked],
     )
 
 
 async def unpark_remembered(
-    conn: asyncpg.Connection, request_id: UUID | None = None
+    conn: asyncpg.Connection, request_ids: Collection[UUID] | None = None
 ) -> list[tuple[Envelope, RequestFacts]]:
-    """The parked events whose request is remembered, described and addressed (that request's only, when given),
-    oldest first, each with its request's facts; they are no longer parked."""
+    """The parked events whose request is remembered, described and addressed (of those requests only, when
+    given), oldest first, each with its request's facts; they are no longer parked."""
     rows = await conn.fetch(
         "DELETE FROM parked_events p USING request_facts f JOIN request_contacts c USING (request_id)"
-        " WHERE p.request_id = f.request_id AND ($1::uuid IS NULL OR p.request_id = $1)"
+        " WHERE p.request_id = f.request_id AND ($1::uuid[] IS NULL OR p.request_id = ANY($1::uuid[]))"
         " RETURNING p.envelope, p.parked_at, f.facts || c.addressee AS facts",
-        request_id,
+        None if request_ids is None else list(request_ids),
     )
     return [
         (Envelope.model_validate(row["envelope"]), RequestFacts.model_validate(row["facts"]))
@@ -90,32 +82,42 @@ async def unpark_remembered(
     ]
 
 
-async def record_deliveries(conn: asyncpg.Connection, envelope: Envelope, planned: list[PlannedNotification]) -> None:
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """A delivery to record: what was planned, for which request's work, in which trace."""
+
+    planned: PlannedNotification
+    correlation_id: str
+    trace_headers: dict[str, str]
+
+
+async def record_deliveries(conn: asyncpg.Connection, deliveries: Sequence[Recorded]) -> None:
     """One pending delivery per (event, recipient, channel); a repeat of the same plan adds nothing. Each keeps
-    the current trace context, for the span of its sending."""
-    trace = trace_headers()
+    the trace context it was planned in, for the span of its sending."""
     await conn.executemany(
         "INSERT INTO deliveries (delivery_id, cause_event_id, cause_event_type, correlation_id, request_id,"
         " engagement_id, kind, role, channel, address, plan, trace_headers)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         " ON CONFLICT (delivery_id) DO NOTHING",
-        [
-            (
-                delivery_id(p.cause_event_id, p.recipient, p.channel),
-                p.cause_event_id,
-                p.cause_event_type,
-                envelope.correlation_id,
-                p.request_id,
-                p.engagement_id,
-                p.kind,
-                p.recipient.role,
-                p.channel,
-                p.address,
-                p.model_dump(mode="json"),
-                trace,
-            )
-            for p in planned
-        ],
+        [_delivery_row(d.planned, d.correlation_id, d.trace_headers) for d in deliveries],
+    )
+
+
+def _delivery_row(p: PlannedNotification, correlation_id: str, trace: dict[str, str]) -> tuple:
+    key = delivery_id(p.cause_event_id, p.recipient, p.channel)
+    return (
+        key,
+        p.cause_event_id,
+        p.cause_event_type,
+        correlation_id,
+        p.request_id,
+        p.engagement_id,
+        p.kind,
+        p.recipient.role,
+        p.channel,
+        p.address,
+        p.model_dump(mode="json"),
+        trace,
     )
 
 

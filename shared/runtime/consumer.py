@@ -9,6 +9,7 @@ the dead-letter topic (through the outbox, in the same transaction) and the part
 import base64
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -52,6 +53,13 @@ DEAD_LETTER_VALUE_LIMIT = 256 * 1024
 _DEAD_LETTER_NAMESPACE = UUID("6f0a3e59-8c1f-4c4e-9d44-4c0b6f0e1d2a")
 
 EventHandler = Callable[[UnitOfWork, Envelope, EventData], Awaitable[None]]
+# Runs around the handlers of one batch's new events, in its unit of work: a service that reads and writes a
+# batch in a few set-based statements rather than a few per event does it here (notify).
+BatchScope = Callable[[UnitOfWork, Sequence[EventData]], AbstractAsyncContextManager[object]]
+
+
+def no_scope(_uow: UnitOfWork, _events: Sequence[EventData]) -> AbstractAsyncContextManager[object]:
+    return nullcontext()
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +88,18 @@ class EventConsumer:
     older version is upcast, a newer one read as the model's version (FULL compatibility); a newer version that
     does not read is dead-lettered with the command that replays it once the service is upgraded."""
 
-    def __init__(self, service: str, pool: asyncpg.Pool, handlers: Mapping[type[EventData], EventHandler]) -> None:
+    def __init__(
+        self,
+        service: str,
+        pool: asyncpg.Pool,
+        handlers: Mapping[type[EventData], EventHandler],
+        scope: BatchScope = no_scope,
+    ) -> None:
         self.service = service
         self._pool = pool
         self._handlers = {model.event_type: handler for model, handler in handlers.items()}
         self._models = {model.event_type: model for model in handlers}
+        self._scope = scope
 
     async def apply_batch(self, records: Sequence[ConsumerRecord]) -> None:
         deliveries, dead = self._decode(records)
@@ -126,29 +141,36 @@ class EventConsumer:
                 [d.envelope.event_id for d in deliveries],
             )
         )
+        applying = []
         for delivery in deliveries:
             if delivery.envelope.event_id in fresh:
                 fresh.discard(delivery.envelope.event_id)  # the same event twice in one batch applies once
-                correlation_id.set(delivery.envelope.correlation_id)
-                record = delivery.record
-                # consume: the record, a child of the span that published it; handle: this service's work on it.
-                with (
-                    span(f"consume {record.topic}", _headers(record), SpanKind.CONSUMER) as consuming,
-                    tracer.start_as_current_span(f"handle {delivery.envelope.type}") as handling,
-                ):
-                    consuming.set_attributes(
-                        {
-                            "messaging.system": "kafka",
-                            "messaging.destination.name": record.topic,
-                            "messaging.destination.partition.id": str(record.partition),
-                            "messaging.kafka.offset": record.offset,
-                            "messaging.consumer.group.name": f"cri-{self.service}",
-                        }
-                    )
-                    handling.set_attribute("cri.event_id", str(delivery.envelope.event_id))
-                    log.debug("%s: applying %s %s", self.service, delivery.envelope.type, delivery.envelope.event_id)
-                    await self._handlers[delivery.envelope.type](uow, delivery.envelope, delivery.event)
-                metrics.EVENTS_APPLIED.labels(self.service, delivery.envelope.type).inc()
+                applying.append(delivery)
+        async with self._scope(uow, [delivery.event for delivery in applying]):
+            for delivery in applying:
+                await self._apply_one(uow, delivery)
+
+    async def _apply_one(self, uow: UnitOfWork, delivery: Delivery) -> None:
+        correlation_id.set(delivery.envelope.correlation_id)
+        record = delivery.record
+        # consume: the record, a child of the span that published it; handle: this service's work on it.
+        with (
+            span(f"consume {record.topic}", _headers(record), SpanKind.CONSUMER) as consuming,
+            tracer.start_as_current_span(f"handle {delivery.envelope.type}") as handling,
+        ):
+            consuming.set_attributes(
+                {
+                    "messaging.system": "kafka",
+                    "messaging.destination.name": record.topic,
+                    "messaging.destination.partition.id": str(record.partition),
+                    "messaging.kafka.offset": record.offset,
+                    "messaging.consumer.group.name": f"cri-{self.service}",
+                }
+            )
+            handling.set_attribute("cri.event_id", str(delivery.envelope.event_id))
+            log.debug("%s: applying %s %s", self.service, delivery.envelope.type, delivery.envelope.event_id)
+            await self._handlers[delivery.envelope.type](uow, delivery.envelope, delivery.event)
+        metrics.EVENTS_APPLIED.labels(self.service, delivery.envelope.type).inc()
 
 
 T = TypeVar("T")

@@ -15,7 +15,7 @@ from shared.contract.topics import TopicSpec
 from shared.runtime import metrics
 from shared.runtime.backoff import retry
 from shared.runtime.broker import BrokerPublisher, make_broker, start_with_retry, subscribe
-from shared.runtime.consumer import TRANSIENT_ERRORS, BatchApplier, EventConsumer, EventHandler
+from shared.runtime.consumer import TRANSIENT_ERRORS, BatchApplier, BatchScope, EventConsumer, EventHandler, no_scope
 from shared.runtime.db import create_pool, migrate, pending_migrations
 from shared.runtime.outbox import OutboxRelay, backlog
 from shared.runtime.settings import ServiceSettings
@@ -48,13 +48,19 @@ class ServiceRuntime:
             raise RuntimeError(f"{self.name} has not started")
         return self._pool
 
-    def consume(self, topics: Sequence[TopicSpec], handlers: Mapping[type[EventData], EventHandler]) -> None:
-        """Apply the events of `topics` that `handlers` name, exactly once in effect (inbox + outbox)."""
+    def consume(
+        self,
+        topics: Sequence[TopicSpec],
+        handlers: Mapping[type[EventData], EventHandler],
+        scope: BatchScope = no_scope,
+    ) -> None:
+        """Apply the events of `topics` that `handlers` name, exactly once in effect (inbox + outbox); `scope`, when
+        given, runs around the handlers of each batch."""
         applied = ", ".join(sorted(model.event_type for model in handlers))
         self.consume_records(
             topics,
             f"cri-{self.name}",
-            lambda pool: EventConsumer(self.name, pool, handlers),
+            lambda pool: EventConsumer(self.name, pool, handlers, scope),
             description=f"Applies {applied}; other event types on these topics are skipped.",
         )
 

@@ -106,7 +106,7 @@ async def test_notify_moves_the_addressee_out_of_the_request_facts(before_and_af
         facts.model_dump(mode="json"),
     )
     await upgrade()
-    assert await notify_store.request_facts(pool, request.request_id) == facts
+    assert (await notify_store.facts_of(pool, [request.request_id]))[request.request_id] == facts
     description = json.loads(await pool.fetchval("SELECT facts::text FROM request_facts"))
     assert CONTACT.email not in json.dumps(description)
 
