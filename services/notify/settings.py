@@ -35,7 +35,8 @@ class NotifySettings(ServiceSettings):
     mail_from: str = "CRI Exchange <no-reply@cri-exchange.example.org>"
     staff_name: str = "CRI program staff"
     staff_email: str | None = "cri-staff@cops.example.gov"
-    staff_webhook_url: str | None = None
+    # Empty (compose passes the variable through whether it is set or not): no staff webhook.
+    staff_webhook_url: Annotated[str | None, BeforeValidator(lambda url: url or None)] = None
     preferences_file: Path | None = Field(
         default=None, description="YAML of channel preferences, opt-outs and provider webhooks (none: defaults)."
     )

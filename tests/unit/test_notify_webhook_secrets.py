@@ -148,3 +148,11 @@ async def test_a_receiver_without_a_secret_is_never_signed_for_with_another():
     with pytest.raises(DeliveryFailed, match="no signing secret") as failed:
         await _send_staff_hook({IACP_HOOK: IACP_SECRET})
     assert failed.value.permanent
+
+
+def test_an_empty_staff_webhook_url_is_no_staff_webhook(monkeypatch):
+    """Compose passes CRI_STAFF_WEBHOOK_URL through whether the operator set it or not."""
+    monkeypatch.setenv("CRI_STAFF_WEBHOOK_URL", "")
+    assert NotifySettings().staff_webhook_url is None
+    monkeypatch.setenv("CRI_STAFF_WEBHOOK_URL", STAFF_HOOK)
+    assert NotifySettings().staff_webhook_url == STAFF_HOOK
