@@ -29,7 +29,16 @@ from services.intake.domain.signin import (
 )
 from services.intake.domain.status import StatusChange, status_change
 from services.intake.domain.submissions import SubmissionLimits, agency_key, fingerprint, parse_submission
-from services.intake.store import HeldSubmission, KeyUse, LinkRow, PendingRow, SessionRow, StatusRow, Waiting
+from services.intake.store import (
+    HeldSubmission,
+    KeyUse,
+    LinkRow,
+    NewRequest,
+    PendingRow,
+    SessionRow,
+    StatusRow,
+    Waiting,
+)
 from shared.contract.envelope import Envelope, EventData
 from shared.contract.events import (
     FieldError,
@@ -53,13 +62,7 @@ _REJECTION_NAMESPACE = UUID("0b6c4a52-5f0e-4d7e-a1c9-2f5e8a9d3b17")
 class Store(Protocol):
     """What the commands read and write (`store.PostgresStore` in the caller's transaction)."""
 
-    async def claim_key(self, key: str, body_sha256: bytes, request_id: UUID, ttl: timedelta) -> KeyUse | None: ...
-
-    async def point_key(self, key: str, request_id: UUID) -> None: ...
-
-    async def record_request(
-        self, received: RequestReceived, request: RequestForAssistance, *, event_id: UUID, agency_key: str
-    ) -> UUID: ...
+    async def record_requests(self, new: Sequence[NewRequest], key_ttl: timedelta) -> list[UUID | KeyUse]: ...
 
     async def record_status(self, request_id: UUID, event_id: UUID, at: datetime, change: StatusChange) -> None: ...
 
@@ -115,6 +118,69 @@ def ensure_acts_for(principal: Principal, agency: str, refusal: str) -> None:
         raise NotYours(refusal)
 
 
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """A submission to accept: the request, how it came, its idempotency key, the publisher's correlation id, and
+    where its event goes (the transaction's outbox; the group commit's writes it under its caller's trace)."""
+
+    request: RequestForAssistance
+    channel: Literal["http", "kafka"]
+    outbox: Outbox
+    idempotency_key: str | None = None
+    correlation_id: str | None = None
+
+
+async def submit_requests(
+    store: Store, incoming: Sequence[Incoming], *, key_ttl: timedelta
+) -> list[Acceptance | IdempotencyConflict]:
+    """Record requests and emit their RequestReceived and RequestContactGiven, or recognise each as recorded
+    already: the same idempotency key with the same body (a key used with another body is an IdempotencyConflict),
+    or the same agency's client reference. They are recorded together (one statement for all of them) and answered
+    in order, each as if submitted after the ones before it; a conflict is answered, not raised, and records
+    nothing."""
+    bodies = [fingerprint(i.request) if i.idempotency_key is not None else None for i in incoming]
+    first_with_key: dict[str, int] = {}  # a key given twice: the first submission takes it, the second replays
+    new: dict[int, tuple[NewRequest, Envelope]] = {}
+    for position, submission in enumerate(incoming):
+        key = submission.idempotency_key
+        if key is not None:
+            if key in first_with_key:
+                continue
+            first_with_key[key] = position
+        request_id, request = uuid4(), submission.request
+        received = RequestReceived(
+            request_id=request_id,
+            submitted_at=datetime.now(UTC),
+            channel=submission.channel,
+            request=request.without_contact(),
+        )
+        envelope = Envelope.wrap(received, source=SERVICE, correlation_id=submission.correlation_id or str(request_id))
+        new[position] = (
+            NewRequest(received, request, envelope.event_id, agency_key(request.agency), key, bodies[position]),
+            envelope,
+        )
+    recorded = dict(zip(new, await store.record_requests([n for n, _ in new.values()], key_ttl), strict=True))
+    answers: list[Acceptance | IdempotencyConflict] = []
+    for position, submission in enumerate(incoming):
+        key = submission.idempotency_key
+        first = position if key is None else first_with_key[key]
+        new_request, envelope = new[first]
+        outcome = recorded[first]
+        if first != position and not isinstance(outcome, KeyUse):  # its key was taken by a submission before it
+            outcome = KeyUse(new_request.body_sha256 or b"", outcome)
+        if isinstance(outcome, KeyUse):
+            same = outcome.body_sha256 == bodies[position]
+            answers.append(Acceptance(outcome.request_id, replayed=True) if same else IdempotencyConflict(key))
+        elif outcome == new_request.received.request_id:
+            submission.outbox.publish(envelope)
+            contact = RequestContactGiven(request_id=outcome, contact=new_request.request.contact)
+            submission.outbox.publish(envelope.follow(contact, source=SERVICE))
+            answers.append(Acceptance(outcome, replayed=False))
+        else:  # the agency sent this client reference before
+            answers.append(Acceptance(outcome, replayed=True))
+    return answers
+
+
 async def submit_request(
     store: Store,
     outbox: Outbox,
@@ -123,62 +189,37 @@ async def submit_request(
     *,
     idempotency_key: str | None,
     key_ttl: timedelta,
-    correlation_id: str | None = None,
 ) -> Acceptance:
-    """Record a request and emit its RequestReceived and RequestContactGiven, or recognise it as recorded already:
-    the same idempotency key with the same body (a key used with another body is an IdempotencyConflict), or the
-    same agency's client reference."""
-    request_id = uuid4()
-    if idempotency_key is not None:
-        body = fingerprint(request)
-        first = await store.claim_key(idempotency_key, body, request_id, key_ttl)
-        if first is not None:
-            if first.body_sha256 != body:
-                raise IdempotencyConflict(idempotency_key)
-            return Acceptance(first.request_id, replayed=True)
-    received = RequestReceived(
-        request_id=request_id, submitted_at=datetime.now(UTC), channel=channel, request=request.without_contact()
-    )
-    envelope = Envelope.wrap(received, source=SERVICE, correlation_id=correlation_id or str(request_id))
-    recorded = await store.record_request(
-        received, request, event_id=envelope.event_id, agency_key=agency_key(request.agency)
-    )
-    if recorded != request_id:  # the agency sent this client reference before
-        if idempotency_key is not None:
-            await store.point_key(idempotency_key, recorded)
-        return Acceptance(recorded, replayed=True)
-    outbox.publish(envelope)
-    outbox.publish(envelope.follow(RequestContactGiven(request_id=request_id, contact=request.contact), source=SERVICE))
-    return Acceptance(request_id, replayed=False)
+    """Record one request (`submit_requests`); raises IdempotencyConflict."""
+    [answer] = await submit_requests(store, [Incoming(request, channel, outbox, idempotency_key)], key_ttl=key_ttl)
+    if isinstance(answer, IdempotencyConflict):
+        raise answer
+    return answer
 
 
 async def submit_inbound(
-    store: Store, outbox: Outbox, record: InboundRecord, *, max_bytes: int, key_ttl: timedelta
+    store: Store, outbox: Outbox, records: Sequence[InboundRecord], *, max_bytes: int, key_ttl: timedelta
 ) -> None:
-    """Accept an inbound record as if posted (channel kafka), or answer it with a SubmissionRejected."""
-    parsed = parse_submission(record.value, record.headers, max_bytes)
-    if isinstance(parsed, list):
-        _reject(outbox, record, parsed)
-        return
-    # A redelivered record carries the same position, hence the same key: it is recognised, not doubled.
-    key = record.headers.get("idempotency-key") or f"kafka:{record.topic}:{record.partition}:{record.offset}"
-    try:
-        await submit_request(
-            store,
-            outbox,
-            parsed,
-            "kafka",
-            idempotency_key=key,
-            key_ttl=key_ttl,
-            correlation_id=record.headers.get("correlation-id"),
-        )
-    except IdempotencyConflict:
-        conflict = FieldError(
-            loc=["headers", "idempotency-key"],
-            msg="key already used with a different request",
-            type="idempotency_conflict",
-        )
-        _reject(outbox, record, [conflict])
+    """Accept inbound records as if posted (channel kafka), all recorded together, or answer each that cannot be
+    with a SubmissionRejected."""
+    accepted: list[tuple[InboundRecord, Incoming]] = []
+    for record in records:
+        parsed = parse_submission(record.value, record.headers, max_bytes)
+        if isinstance(parsed, list):
+            _reject(outbox, record, parsed)
+            continue
+        # A redelivered record carries the same position, hence the same key: it is recognised, not doubled.
+        key = record.headers.get("idempotency-key") or f"kafka:{record.topic}:{record.partition}:{record.offset}"
+        accepted.append((record, Incoming(parsed, "kafka", outbox, key, record.headers.get("correlation-id"))))
+    answers = await submit_requests(store, [submission for _, submission in accepted], key_ttl=key_ttl)
+    for (record, _), answer in zip(accepted, answers, strict=True):
+        if isinstance(answer, IdempotencyConflict):
+            conflict = FieldError(
+                loc=["headers", "idempotency-key"],
+                msg="key already used with a different request",
+                type="idempotency_conflict",
+            )
+            _reject(outbox, record, [conflict])
 
 
 def _reject(outbox: Outbox, record: InboundRecord, errors: list[FieldError]) -> None:

@@ -1,5 +1,5 @@
 """Group commit: how HTTP submissions (the JSON API's, or any other HTTP handler's) reach
-`commands.submit_request`. Those that arrive together are recorded in one transaction.
+`commands.submit_requests`. Those that arrive together are recorded in one transaction, by one statement.
 
 Each one pays a share of BEGIN, COMMIT, the WAL flush and the outbox write instead of all of them, and each
 caller still gets its answer only once its request is committed. One bad submission does not fail the others:
@@ -7,6 +7,7 @@ the group is then applied one submission per transaction (`apply_isolating`)."""
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -15,8 +16,9 @@ import asyncpg
 from opentelemetry import context as otel_context
 
 from services.intake import SERVICE
-from services.intake.commands import Acceptance, IdempotencyConflict, submit_request
+from services.intake.commands import Acceptance, IdempotencyConflict, Incoming, submit_requests
 from services.intake.store import PostgresStore
+from shared.contract.envelope import Envelope
 from shared.contract.requests import RequestForAssistance
 from shared.runtime.consumer import TRANSIENT_ERRORS, apply_isolating
 from shared.runtime.outbox import UnitOfWork
@@ -73,8 +75,10 @@ class GroupCommit:
                         submission.answer.set_exception(NotRecorded(f"database unavailable: {exc!r}"))
 
     async def commit(self, pool: asyncpg.Pool, group: list[Submission]) -> None:
-        """Two groups in flight can lock the same keys in opposite orders; PostgreSQL then aborts one of them,
-        which is tried again (nothing of it was answered: answers go out on commit only)."""
+        """A group locks its keys and requests in one order, so two groups in flight only wait for each other;
+        another transaction locking some of them in another order (the purge of expired keys) can deadlock with
+        it, and PostgreSQL then aborts one: a group aborted so is tried again (nothing of it was answered:
+        answers go out on commit only)."""
         for attempt in range(1, _CONFLICT_ATTEMPTS + 1):
             try:
                 return await self._commit_once(pool, group)
@@ -90,34 +94,30 @@ class GroupCommit:
                 submission.answer.set_exception(exc)
 
     async def _record(self, uow: UnitOfWork, group: list[Submission]) -> None:
-        store = PostgresStore(uow.conn)
-        outcomes: list[tuple[Submission, Acceptance | IdempotencyConflict]] = []
-        for submission in group:
-            token = otel_context.attach(submission.trace)
-            try:
-                outcomes.append((submission, await self._submit_one(store, uow, submission)))
-            finally:
-                otel_context.detach(token)
+        incoming = [
+            Incoming(s.request, "http", _InTrace(uow, s.trace), idempotency_key=s.idempotency_key) for s in group
+        ]
+        answers = await submit_requests(PostgresStore(uow.conn), incoming, key_ttl=self._key_ttl)
         # Answers go out only if this transaction commits; if it rolls back, the group is tried again.
-        uow.after_commit(lambda: _answer(outcomes))
+        uow.after_commit(lambda: _answer(zip(group, answers, strict=True)))
 
-    async def _submit_one(
-        self, store: PostgresStore, uow: UnitOfWork, submission: Submission
-    ) -> Acceptance | IdempotencyConflict:
+
+@dataclass(frozen=True, slots=True)
+class _InTrace:
+    """The group's outbox as one caller's: its request's events are written under that caller's trace."""
+
+    outbox: UnitOfWork
+    trace: Any
+
+    def publish(self, envelope: Envelope) -> None:
+        token = otel_context.attach(self.trace)
         try:
-            return await submit_request(
-                store,
-                uow,
-                submission.request,
-                "http",
-                idempotency_key=submission.idempotency_key,
-                key_ttl=self._key_ttl,
-            )
-        except IdempotencyConflict as conflict:  # wrote nothing: the rest of the group goes on
-            return conflict
+            self.outbox.publish(envelope)
+        finally:
+            otel_context.detach(token)
 
 
-def _answer(outcomes: list[tuple[Submission, Acceptance | IdempotencyConflict]]) -> None:
+def _answer(outcomes: Iterable[tuple[Submission, Acceptance | IdempotencyConflict]]) -> None:
     for submission, outcome in outcomes:
         if submission.answer.done():  # the caller went away
             continue

@@ -32,8 +32,8 @@ STATUS_HANDLERS: dict[type[EventData], EventHandler] = {
 
 
 class InboundSubmissions:
-    """Applies a batch of inbound records in one transaction; a record that fails for another reason than the
-    infrastructure is dead-lettered alone."""
+    """Applies a batch of inbound records in one transaction, their requests recorded by one statement; a record
+    that fails for another reason than the infrastructure is dead-lettered alone."""
 
     service = SERVICE
 
@@ -48,15 +48,13 @@ class InboundSubmissions:
         )
 
     async def _apply_all(self, uow: UnitOfWork, records: Sequence[ConsumerRecord]) -> None:
-        store = PostgresStore(uow.conn)
-        for record in records:
-            await commands.submit_inbound(
-                store,
-                uow,
-                _inbound(record),
-                max_bytes=self._settings.max_body_bytes,
-                key_ttl=self._settings.idempotency_key_ttl,
-            )
+        await commands.submit_inbound(
+            PostgresStore(uow.conn),
+            uow,
+            [_inbound(record) for record in records],
+            max_bytes=self._settings.max_body_bytes,
+            key_ttl=self._settings.idempotency_key_ttl,
+        )
 
 
 def _inbound(record: ConsumerRecord) -> commands.InboundRecord:

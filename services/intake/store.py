@@ -27,6 +27,19 @@ class KeyUse:
 
 
 @dataclass(frozen=True, slots=True)
+class NewRequest:
+    """A submitted request to record: its RequestReceived, the request itself (with its contact), the event's id,
+    its agency (`agency_key`), and the idempotency key it came with, if any, with the digest of its body."""
+
+    received: RequestReceived
+    request: RequestForAssistance
+    event_id: UUID
+    agency_key: str
+    key: str | None
+    body_sha256: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
 class TimelineRow:
     at: datetime
     status: str
@@ -90,57 +103,90 @@ class PostgresStore:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
-    async def claim_key(self, key: str, body_sha256: bytes, request_id: UUID, ttl: timedelta) -> KeyUse | None:
-        """Take `key` for `request_id` and answer None; or, when it is in use within its retention, its use."""
-        # An expired key is taken over, as if new.
-        claimed = await self._conn.fetchval(
-            "INSERT INTO idempotency_keys (key, body_sha256, request_id) VALUES ($1, $2, $3)"
+    async def record_requests(self, new: Sequence[NewRequest], key_ttl: timedelta) -> list[UUID | KeyUse]:
+        """Record the submitted requests (their keys all different) in one statement: each takes its idempotency
+        key, if it has one, and is inserted with the first line of its timeline only when it took it. Answers, for
+        each: the id recorded for it (its own, or the request its agency recorded before under the same client
+        reference, which its key then names), or the use of its key when the key was in use within `key_ttl`
+        (nothing of it recorded)."""
+        if not new:
+            return []
+        # Keys are taken, and requests inserted, in one order (key; agency and client reference), so two groups
+        # never wait for each other's rows in opposite orders. An expired key is taken over, as if new. Of two
+        # submissions of one agency's client reference (in this statement or another transaction's), the first
+        # is inserted (ON CONFLICT DO NOTHING) and the second finds it below.
+        row = await self._conn.fetchrow(
+            "WITH incoming AS (SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[],"
+            " $5::text[], $6::text[], $7::uuid[], $8::text[], $9::bytea[]) WITH ORDINALITY"
+            " AS i(request_id, submitted_at, channel, agency_key, client_reference, body, event_id, key, body_sha256,"
+            " n)),"
+            " claimed AS (INSERT INTO idempotency_keys (key, body_sha256, request_id)"
+            " SELECT key, body_sha256, request_id FROM incoming WHERE key IS NOT NULL ORDER BY key"
             " ON CONFLICT (key) DO UPDATE SET body_sha256 = EXCLUDED.body_sha256,"
             " request_id = EXCLUDED.request_id, created_at = now()"
-            " WHERE idempotency_keys.created_at < now() - $4::interval RETURNING request_id",
-            key,
-            body_sha256,
-            request_id,
-            ttl,
-        )
-        if claimed is not None:
-            return None
-        first = await self._conn.fetchrow("SELECT body_sha256, request_id FROM idempotency_keys WHERE key = $1", key)
-        return KeyUse(first["body_sha256"], first["request_id"])
-
-    async def point_key(self, key: str, request_id: UUID) -> None:
-        await self._conn.execute("UPDATE idempotency_keys SET request_id = $2 WHERE key = $1", key, request_id)
-
-    async def record_request(
-        self, received: RequestReceived, request: RequestForAssistance, *, event_id: UUID, agency_key: str
-    ) -> UUID:
-        """Insert the request (with its contact) with the first line of its timeline (the event `event_id`) and
-        answer its id; or answer the request the agency recorded before under the same client reference."""
-        # One statement for the request and its first timeline line. ON CONFLICT: of two concurrent submissions
-        # of one agency's client reference, the second finds the first.
-        inserted = await self._conn.fetchval(
-            "WITH accepted AS (INSERT INTO requests (request_id, submitted_at, channel, agency_key, client_reference,"
-            " body, status, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'submitted', $2)"
+            " WHERE idempotency_keys.created_at < now() - $10::interval RETURNING request_id),"
+            " accepted AS (INSERT INTO requests (request_id, submitted_at, channel, agency_key, client_reference,"
+            " body, status, updated_at) SELECT request_id, submitted_at, channel, agency_key, client_reference,"
+            " body::jsonb, 'submitted', submitted_at FROM incoming"
+            " WHERE key IS NULL OR request_id IN (SELECT request_id FROM claimed)"
+            " ORDER BY agency_key, client_reference, n"
             " ON CONFLICT (agency_key, client_reference) WHERE client_reference IS NOT NULL DO NOTHING"
-            " RETURNING request_id)"
-            " INSERT INTO request_timeline (event_id, request_id, at, status, detail)"
-            " SELECT $7, request_id, $2, 'submitted', $8 FROM accepted RETURNING request_id",
-            received.request_id,
-            received.submitted_at,
-            received.channel,
-            agency_key,
-            request.client_reference,
-            request.model_dump(mode="json"),
-            event_id,
-            {"channel": received.channel},
+            " RETURNING request_id),"
+            " timeline AS (INSERT INTO request_timeline (event_id, request_id, at, status, detail)"
+            " SELECT i.event_id, i.request_id, i.submitted_at, 'submitted', jsonb_build_object('channel', i.channel)"
+            " FROM incoming i JOIN accepted USING (request_id))"
+            " SELECT ARRAY(SELECT request_id FROM claimed), ARRAY(SELECT request_id FROM accepted)",
+            [n.received.request_id for n in new],
+            [n.received.submitted_at for n in new],
+            [n.received.channel for n in new],
+            [n.agency_key for n in new],
+            [n.request.client_reference for n in new],
+            [n.request.model_dump_json() for n in new],
+            [n.event_id for n in new],
+            [n.key for n in new],
+            [n.body_sha256 for n in new],
+            key_ttl,
         )
-        if inserted is not None:
-            return inserted
-        return await self._conn.fetchval(
-            "SELECT request_id FROM requests WHERE agency_key = $1 AND client_reference = $2",
-            agency_key,
-            request.client_reference,
+        taken, inserted = set(row[0]), set(row[1])
+        lost = {n.key for n in new if n.key is not None and n.received.request_id not in taken}
+        known = [n for n in new if n.received.request_id not in inserted and n.key not in lost]
+        # Read by statements of their own, whose snapshot sees what another transaction committed while this
+        # one waited for its rows.
+        in_use = await self._key_uses(sorted(lost))
+        earlier = await self._earlier_requests(known)
+        recorded: list[UUID | KeyUse] = []
+        pointed: list[tuple[str, UUID]] = []
+        for n in new:
+            if n.key is not None and n.key in lost:
+                recorded.append(in_use[n.key])
+            elif n.received.request_id in inserted:
+                recorded.append(n.received.request_id)
+            else:
+                recorded.append(found := earlier[(n.agency_key, n.request.client_reference)])
+                if n.key is not None:
+                    pointed.append((n.key, found))
+        if pointed:
+            await self._conn.executemany("UPDATE idempotency_keys SET request_id = $2 WHERE key = $1", pointed)
+        return recorded
+
+    async def _key_uses(self, keys: list[str]) -> dict[str, KeyUse]:
+        if not keys:
+            return {}
+        rows = await self._conn.fetch(
+            "SELECT key, body_sha256, request_id FROM idempotency_keys WHERE key = ANY($1::text[])", keys
         )
+        return {row["key"]: KeyUse(row["body_sha256"], row["request_id"]) for row in rows}
+
+    async def _earlier_requests(self, new: list[NewRequest]) -> dict[tuple[str, str | None], UUID]:
+        if not new:
+            return {}
+        rows = await self._conn.fetch(
+            "SELECT agency_key, client_reference, request_id FROM requests"
+            " WHERE (agency_key, client_reference) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
+            [n.agency_key for n in new],
+            [n.request.client_reference for n in new],
+        )
+        return {(row["agency_key"], row["client_reference"]): row["request_id"] for row in rows}
 
     async def record_status(self, request_id: UUID, event_id: UUID, at: datetime, change: StatusChange) -> None:
         """Append a downstream event (`event_id`, occurred `at`) to the request's timeline and move its status."""

@@ -3,6 +3,7 @@ which events go out. The SQL itself (retention of keys, concurrent submissions) 
 tests/integration/test_intake_store.py."""
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
@@ -12,7 +13,7 @@ from services.intake import commands
 from services.intake.commands import IdempotencyConflict, InboundRecord, NotYours
 from services.intake.domain.status import StatusChange
 from services.intake.domain.submissions import agency_key
-from services.intake.store import KeyUse
+from services.intake.store import KeyUse, NewRequest
 from shared.contract.envelope import Envelope
 from shared.contract.events import RequestContactGiven, RequestQueued, RequestReceived, SubmissionRejected
 from shared.contract.requests import RequestForAssistance
@@ -34,26 +35,23 @@ class MemoryStore:
         self.keys: dict[str, KeyUse] = {}
         self.requests: dict[UUID, tuple[str, str | None]] = {}  # request_id -> (agency key, client reference)
         self.statuses: list[tuple[UUID, UUID, str]] = []
+        self.calls = 0  # of record_requests: once per batch of submissions
 
-    async def claim_key(self, key: str, body_sha256: bytes, request_id: UUID, ttl: timedelta) -> KeyUse | None:
-        if key in self.keys:
-            return self.keys[key]
-        self.keys[key] = KeyUse(body_sha256, request_id)
-        return None
-
-    async def point_key(self, key: str, request_id: UUID) -> None:
-        self.keys[key] = KeyUse(self.keys[key].body_sha256, request_id)
-
-    async def record_request(
-        self, received: RequestReceived, request: RequestForAssistance, *, event_id: UUID, agency_key: str
-    ) -> UUID:
-        reference = request.client_reference
-        if reference is not None:
-            for earlier, known in self.requests.items():
-                if known == (agency_key, reference):
-                    return earlier
-        self.requests[received.request_id] = (agency_key, reference)
-        return received.request_id
+    async def record_requests(self, new: Sequence[NewRequest], key_ttl: timedelta) -> list[UUID | KeyUse]:
+        self.calls += 1
+        recorded: list[UUID | KeyUse] = []
+        for n in new:
+            if n.key is not None and n.key in self.keys:
+                recorded.append(self.keys[n.key])
+                continue
+            reference = n.request.client_reference
+            earlier = [rid for rid, known in self.requests.items() if reference and known == (n.agency_key, reference)]
+            request_id = earlier[0] if earlier else n.received.request_id
+            self.requests.setdefault(request_id, (n.agency_key, reference))
+            if n.key is not None:
+                self.keys[n.key] = KeyUse(n.body_sha256 or b"", request_id)
+            recorded.append(request_id)
+        return recorded
 
     async def record_status(self, request_id: UUID, event_id: UUID, at: datetime, change: StatusChange) -> None:
         self.statuses.append((request_id, event_id, change.status))
@@ -161,7 +159,7 @@ async def test_an_invalid_inbound_record_is_answered_with_one_rejection_however_
 
     for _ in range(2):
         await commands.submit_inbound(
-            store, outbox, inbound(body, correlation_id="cms-7"), max_bytes=64 * 1024, key_ttl=TTL
+            store, outbox, [inbound(body, correlation_id="cms-7")], max_bytes=64 * 1024, key_ttl=TTL
         )
 
     first, redelivered = outbox.published
@@ -177,7 +175,7 @@ async def test_a_redelivered_inbound_record_is_accepted_once(store, outbox):
     body = json.dumps(sample_request()).encode()
 
     for _ in range(2):
-        await commands.submit_inbound(store, outbox, inbound(body), max_bytes=64 * 1024, key_ttl=TTL)
+        await commands.submit_inbound(store, outbox, [inbound(body)], max_bytes=64 * 1024, key_ttl=TTL)
 
     [envelope, _contact] = outbox.published
     assert RequestReceived.model_validate(envelope.data).channel == "kafka"
@@ -188,12 +186,45 @@ async def test_an_inbound_key_used_with_another_body_is_rejected_at_that_header(
     key = unique("key")
     for offset, body in enumerate((sample_request(), sample_request())):
         record = inbound(json.dumps(body).encode(), offset, idempotency_key=key)
-        await commands.submit_inbound(store, outbox, record, max_bytes=64 * 1024, key_ttl=TTL)
+        await commands.submit_inbound(store, outbox, [record], max_bytes=64 * 1024, key_ttl=TTL)
 
     *accepted, rejected = outbox.published
     assert [e.type for e in accepted] == ACCEPTED and rejected.type == "SubmissionRejected"
     [error] = SubmissionRejected.model_validate(rejected.data).errors
     assert (error.loc, error.type) == (["headers", "idempotency-key"], "idempotency_conflict")
+
+
+async def test_a_group_is_recorded_together_and_answered_as_if_one_after_the_other(store, outbox):
+    key, earlier_key, request = unique("key"), unique("key"), a_request(client_reference="CASE-3")
+    earlier = await submit(store, outbox, request, earlier_key)
+    fresh, other = a_request(), a_request()
+    group = [
+        commands.Incoming(fresh, "http", outbox, idempotency_key=key),
+        commands.Incoming(fresh.model_copy(), "http", outbox, idempotency_key=key),  # the same key and body again
+        commands.Incoming(other, "http", outbox, idempotency_key=key),  # the same key, another body
+        commands.Incoming(request.model_copy(update={"assistance": other.assistance}), "http", outbox),  # CASE-3
+        commands.Incoming(other, "http", outbox),
+    ]
+
+    first, again, conflict, same_reference, unkeyed = await commands.submit_requests(store, group, key_ttl=TTL)
+
+    assert store.calls == 2  # the earlier submission, then the whole group
+    assert (first.replayed, again.request_id, again.replayed) == (False, first.request_id, True)
+    assert isinstance(conflict, IdempotencyConflict)
+    assert (same_reference.request_id, same_reference.replayed) == (earlier.request_id, True)
+    assert unkeyed.replayed is False
+    published = [(e.type, e.key) for e in outbox.published]
+    assert published == [(t, str(r.request_id)) for r in (earlier, first, unkeyed) for t in ACCEPTED]
+
+
+async def test_an_inbound_batch_is_recorded_together_and_its_invalid_records_rejected(store, outbox):
+    valid = [inbound(json.dumps(sample_request()).encode(), offset) for offset in range(3)]
+    invalid = inbound(b"{}", 3)
+
+    await commands.submit_inbound(store, outbox, [*valid, invalid], max_bytes=64 * 1024, key_ttl=TTL)
+
+    assert store.calls == 1
+    assert sorted(e.type for e in outbox.published) == sorted(ACCEPTED * 3 + ["SubmissionRejected"])
 
 
 async def test_a_followed_event_moves_its_request_and_emits_nothing(store, outbox):
