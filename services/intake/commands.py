@@ -6,7 +6,8 @@ store, decides with the domain, saves, and emits through the outbox of the calle
 
 They take plain values and raise the exceptions below, so every edge maps them to its own answer: the JSON API to
 a status code, the inbound topic to a rejection, an HTML form to the page it shows again. HTTP submissions reach
-`submit_request` through the group commit, which shares one transaction among those that arrive together."""
+`submit_requests` through the group commit, which shares one transaction among those that arrive together, and the
+records of an inbound batch through `submit_inbound`: either way they are recorded together, by one statement."""
 
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
