@@ -191,24 +191,21 @@ class PostgresStore:
     async def record_status(self, request_id: UUID, event_id: UUID, at: datetime, change: StatusChange) -> None:
         """Append a downstream event (`event_id`, occurred `at`) to the request's timeline and move its status."""
         assignments = ", ".join(f"{column} = ${i}" for i, column in enumerate(change.columns, start=4))
+        event, detail = f"${4 + len(change.columns)}", f"${5 + len(change.columns)}"
+        # One statement (one round trip) for both. Events from two topics can arrive out of order: the latest by
+        # occurrence decides the status, but the columns an event sets (tier, provider, engagement) are kept
+        # whichever arrives first.
         await self._conn.execute(
-            # Events from two topics can arrive out of order: the latest by occurrence decides the status, but the
-            # columns an event sets (tier, provider, engagement) are kept whichever arrives first.
-            "UPDATE requests SET status = CASE WHEN updated_at <= $3 THEN $2 ELSE status END,"
+            "WITH moved AS (UPDATE requests SET status = CASE WHEN updated_at <= $3 THEN $2 ELSE status END,"
             f" updated_at = greatest(updated_at, $3){', ' if assignments else ''}{assignments}"
-            " WHERE request_id = $1",
+            " WHERE request_id = $1)"
+            " INSERT INTO request_timeline (event_id, request_id, at, status, detail)"
+            f" VALUES ({event}, $1, $3, $2, {detail}) ON CONFLICT (event_id) DO NOTHING",
             request_id,
             change.status,
             at,
             *change.columns.values(),
-        )
-        await self._conn.execute(
-            "INSERT INTO request_timeline (event_id, request_id, at, status, detail) VALUES ($1, $2, $3, $4, $5)"
-            " ON CONFLICT (event_id) DO NOTHING",
             event_id,
-            request_id,
-            at,
-            change.status,
             change.detail,
         )
 

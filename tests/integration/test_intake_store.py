@@ -3,7 +3,8 @@ one statement whatever its size, and answered as if its submissions came one aft
 
 import asyncio
 import json
-from datetime import timedelta
+import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -15,7 +16,10 @@ from services.intake.commands import IdempotencyConflict
 from services.intake.group_commit import GroupCommit, Submission
 from services.intake.handlers import InboundSubmissions
 from services.intake.settings import IntakeSettings
+from shared.contract.envelope import Envelope
+from shared.contract.events import AgencySummary, EngagementOpened, ProviderRef
 from shared.contract.requests import RequestForAssistance
+from shared.contract.vocabulary import Tier
 from shared.runtime.outbox import unit_of_work
 from tests.support import sample_request, unique
 
@@ -188,3 +192,28 @@ async def test_a_submission_postgresql_refuses_fails_alone_and_the_rest_of_its_g
         await group[1].answer
     assert await pool.fetchval("SELECT count(*) FROM requests") == 2
     assert await pool.fetchval("SELECT count(*) FROM outbox") == 4
+
+
+async def test_a_followed_event_moves_its_request_and_adds_its_timeline_line_in_one_statement(pool):
+    accepted = await accept(pool, sample_request(), unique("key"))
+    opened = EngagementOpened(
+        engagement_id=uuid.uuid4(),
+        request_id=accepted.request_id,
+        tier=Tier.CRI_TAC,
+        provider=ProviderRef(provider_id="iacp", name="IACP"),
+        agency=AgencySummary.of(RequestForAssistance.model_validate(sample_request()).agency),
+        opened_at=datetime.now(UTC),
+    )
+    envelope = Envelope.wrap(opened, source="engagements", correlation_id="c")
+    sent = await watch_statements(pool)
+
+    async with pool.acquire() as conn:
+        await commands.track_status(store.PostgresStore(conn), envelope, opened)
+
+    assert len(sent) == 1, sent
+    found = await pool.fetchrow("SELECT status, engagement_id FROM requests WHERE request_id = $1", accepted.request_id)
+    assert (found["status"], found["engagement_id"]) == ("engagement_opened", opened.engagement_id)
+    timeline = await pool.fetch(
+        "SELECT status FROM request_timeline WHERE request_id = $1 ORDER BY at", accepted.request_id
+    )
+    assert [row["status"] for row in timeline] == ["submitted", "engagement_opened"]
