@@ -75,9 +75,12 @@ class Notifications:
             _current.reset(token)
         await batch.finish(self._recorded)
 
-    async def notify_of_request(self, _uow: UnitOfWork, envelope: Envelope, event: RequestReceived) -> None:
+    async def notify_of_request(
+        self, _uow: UnitOfWork, envelope: Envelope, event: RequestReceived | RequestSubmitted
+    ) -> None:
         """Record who hears of a received request (parked until its addressee has come); plan what was parked
-        waiting for it."""
+        waiting for it. A RequestSubmitted (published before RequestReceived replaced it) is told the same way: the
+        batch remembered both its parts."""
         batch = _current.get()
         batch.tell(envelope, event)
         batch.arrived(event.request_id)
@@ -85,11 +88,6 @@ class Notifications:
     async def remember_contact(self, _uow: UnitOfWork, _envelope: Envelope, event: RequestContactGiven) -> None:
         """Whom to write to about a request (remembered with the batch): plan what was parked waiting for it."""
         _current.get().arrived(event.request_id)
-
-    async def notify_of_submitted(self, uow: UnitOfWork, envelope: Envelope, event: RequestSubmitted) -> None:
-        """A request published before RequestReceived replaced RequestSubmitted: both parts at once."""
-        received, _given = event.parts()
-        await self.notify_of_request(uow, envelope, received)
 
     async def notify_of_event(self, _uow: UnitOfWork, envelope: Envelope, event: EventData) -> None:
         """Record who hears of an event about a request; park it while its request is not on record."""
@@ -166,11 +164,11 @@ class _Batch:
         conn = self._uow.conn
         if self._parked:
             await store.park(conn, self._parked)
+        # Planned with the facts in memory, which hold what this batch learnt (the rows unparked come with the
+        # facts as stored): what they learn in turn is written with the rest below.
+        if on_record := [request_id for request_id in self._arrived if request_id in self._facts]:
+            await self.plan_parked(on_record)
         if self._learnt:
-            await store.remember_facts(conn, self._learnt)
-            self._learnt.clear()
-        on_record = [request_id for request_id in self._arrived if request_id in self._facts]
-        if on_record and await self.plan_parked(on_record) and self._learnt:
             await store.remember_facts(conn, self._learnt)
         if self._planned:
             await store.record_deliveries(conn, self._planned)

@@ -39,6 +39,6 @@ def handlers(notifications: Notifications) -> dict[type[EventData], EventHandler
     return {
         RequestReceived: notifications.notify_of_request,
         RequestContactGiven: notifications.remember_contact,
-        RequestSubmitted: notifications.notify_of_submitted,
+        RequestSubmitted: notifications.notify_of_request,
         **dict.fromkeys(FOLLOWED, notifications.notify_of_event),
     }
