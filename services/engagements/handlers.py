@@ -28,8 +28,9 @@ def make_handlers(clock: DeadlineClock) -> dict[type, EventHandler]:
 
     async def on_submitted(uow: UnitOfWork, _envelope: Envelope, event: RequestSubmitted) -> None:
         received, contact = event.parts()
-        await commands.remember_request(PostgresStore(uow.conn), received)
-        await commands.remember_contact(PostgresStore(uow.conn), contact)
+        store = PostgresStore(uow.conn)
+        await commands.remember_request(store, received)
+        await commands.remember_contact(store, contact)
 
     async def on_needs_review(uow: UnitOfWork, envelope: Envelope, event: RequestNeedsReview) -> None:
         await commands.hold_for_review(PostgresStore(uow.conn), event, envelope.occurred_at)

@@ -108,31 +108,9 @@ def test_a_closed_engagement_offers_no_action(web):
     assert "Next step" not in shown and 'id="close"' not in shown and 'id="escalate"' not in shown
 
 
-def test_the_dashboard_links_waiting_requests_to_routings_triage_only_when_it_knows_where_it_is(web):
-    waiting = WaitingRequest(request_id=uuid4(), agency="Riverton PD", state="OR", since=NOW, reason="thin request")
-    portfolio = Portfolio(
-        total=0,
-        open_total=0,
-        overdue_total=0,
-        by_tier_status=[],
-        providers=[],
-        first_contact=[],
-        overdue=[],
-        latest=[],
-        review_total=1,
-        review=[waiting],
-        waiting_total=0,
-        waiting=[],
-        weekly=[],
-    )
-    template = web.env.get_template("dashboard_figures.html")
-    linked = template.render(**figures(portfolio, NOW, "http://routing.example"))
-    assert f'href="http://routing.example/triage/requests/{waiting.request_id}"' in linked
-    assert "/triage/" not in template.render(**figures(portfolio, NOW, None))
-
-
-def test_the_dashboard_shows_load_against_capacity_and_says_so_when_routing_cannot_be_read(web):
-    portfolio = Portfolio(
+def empty_portfolio(**figures: object) -> Portfolio:
+    """A portfolio with nothing in it but `figures`."""
+    nothing = dict(
         total=0,
         open_total=0,
         overdue_total=0,
@@ -147,6 +125,20 @@ def test_the_dashboard_shows_load_against_capacity_and_says_so_when_routing_cann
         waiting=[],
         weekly=[],
     )
+    return Portfolio(**(nothing | figures))
+
+
+def test_the_dashboard_links_waiting_requests_to_routings_triage_only_when_it_knows_where_it_is(web):
+    waiting = WaitingRequest(request_id=uuid4(), agency="Riverton PD", state="OR", since=NOW, reason="thin request")
+    portfolio = empty_portfolio(review_total=1, review=[waiting])
+    template = web.env.get_template("dashboard_figures.html")
+    linked = template.render(**figures(portfolio, NOW, "http://routing.example"))
+    assert f'href="http://routing.example/triage/requests/{waiting.request_id}"' in linked
+    assert "/triage/" not in template.render(**figures(portfolio, NOW, None))
+
+
+def test_the_dashboard_shows_load_against_capacity_and_says_so_when_routing_cannot_be_read(web):
+    portfolio = empty_portfolio()
     registry = [
         ProviderCapacity(provider_id="iacp", name="IACP", active=2, capacity=2, partner_today=True),
         ProviderCapacity(provider_id="fop", name="FOP", active=1, capacity=4, partner_today=True),
