@@ -71,6 +71,19 @@ async def eventually(
     raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}; last value: {last!r}")
 
 
+async def watch_statements(pool) -> list[str]:
+    """Every statement the pool's connections send from now on (BEGIN and COMMIT included; an executemany is one,
+    its rows pipelined): the round trips of the code under test."""
+    sent: list[str] = []
+    held = [await pool.acquire() for _ in range(pool.get_max_size())]
+    for conn in held:
+        # asyncpg looks up the types of arrays a connection meets for the first time, once, with queries of its own.
+        await conn.execute("SELECT $1::uuid[], $2::timestamptz[], $3::bytea[]", [], [], [])
+        conn.add_query_logger(lambda logged: sent.append(logged.query))
+        await pool.release(conn)
+    return sent
+
+
 async def topic_records(kafka: ServiceSettings, topic: str) -> list[ConsumerRecord]:
     """Every record of `topic`, from the beginning up to its end as of now, as an outside reader starting from
     nothing sees it (no consumer group, nothing committed), logged in as `kafka` says (the tests' omniscient

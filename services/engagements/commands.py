@@ -40,8 +40,6 @@ from shared.contract.vocabulary import Tier
 class Store(Protocol):
     """What the commands read and write (`store.PostgresStore` in the caller's transaction)."""
 
-    async def has_open_engagement(self, request_id: UUID) -> bool: ...
-
     async def open_engagement(
         self,
         *,
@@ -57,7 +55,10 @@ class Store(Protocol):
         correlation_id: str,
         escalated_from: UUID | None,
         confidential: bool,
-    ) -> EngagementRow: ...
+        opened_by: str,
+        audit_detail: dict[str, Any],
+        deadline: tuple[str, datetime] | None,
+    ) -> EngagementRow | None: ...
 
     async def load(self, engagement_id: UUID) -> EngagementRow | None: ...
 
@@ -157,11 +158,8 @@ async def stop_waiting(store: Store, request_id: UUID) -> None:
 async def open_engagement(
     store: Store, outbox: Outbox, clock: DeadlineClock, routed: RequestRouted, cause: Envelope
 ) -> None:
-    """Open the routed request's engagement, with its first deadline; nothing when one is already open for it
-    (a redelivery or a reassignment, never a second engagement)."""
-    await stop_waiting(store, routed.request_id)
-    if await store.has_open_engagement(routed.request_id):
-        return
+    """Open the routed request's engagement, with its first deadline, and take the request out of the queues;
+    nothing more when one is already open for it (a redelivery or a reassignment, never a second engagement)."""
     status = lifecycle.initial_status(routed.tier)
     # An assessment opens with its kickoff, which is its first contact.
     first_contact = status == lifecycle.first_contact_milestone(routed.tier)
@@ -178,11 +176,13 @@ async def open_engagement(
         correlation_id=cause.correlation_id,
         escalated_from=routed.escalated_from_engagement_id,
         confidential=routed.confidential,
+        opened_by="routing",
+        audit_detail={"tier": routed.tier, "provider": routed.provider.provider_id},
+        deadline=clock.next(routed.tier, status, routed.routed_at),
     )
+    if opened is None:
+        return
     engagement_id = opened.engagement_id
-    detail = {"tier": routed.tier, "provider": routed.provider.provider_id}
-    await store.audit(engagement_id, "routing", "opened", detail)
-    await store.set_deadline(engagement_id, clock.next(routed.tier, status, routed.routed_at))
     event = EngagementOpened(
         engagement_id=engagement_id,
         request_id=routed.request_id,

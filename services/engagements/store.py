@@ -198,11 +198,26 @@ class PostgresStore:
         correlation_id: str,
         escalated_from: UUID | None,
         confidential: bool,
-    ) -> EngagementRow:
+        opened_by: str,
+        audit_detail: dict[str, Any],
+        deadline: tuple[str, datetime] | None,
+    ) -> EngagementRow | None:
+        """In one statement (an engagement opens for every routed request): the request leaves the dashboard's
+        queues and, unless it already has an open engagement, the engagement opens with its audit entry and its
+        first deadline. None when one was already open."""
+        milestone, due_at = deadline or (None, None)
         record = await self.conn.fetchrow(
-            "INSERT INTO engagements (engagement_id, request_id, tier, provider, agency, urgency, status, opened_at,"
-            " status_since, first_contact_at, correlation_id, escalated_from, confidential)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12) RETURNING *",
+            "WITH unqueued AS (UPDATE requests SET queue = NULL, queued_since = NULL, queue_reason = NULL"
+            " WHERE request_id = $2 AND queue IS NOT NULL),"
+            " opened AS (INSERT INTO engagements (engagement_id, request_id, tier, provider, agency, urgency, status,"
+            " opened_at, status_since, first_contact_at, correlation_id, escalated_from, confidential)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12)"
+            " ON CONFLICT (request_id) WHERE closed_at IS NULL DO NOTHING RETURNING *),"
+            " audited AS (INSERT INTO audit_trail (engagement_id, actor, action, detail)"
+            " SELECT engagement_id, $13, 'opened', $14 FROM opened),"
+            " due AS (INSERT INTO deadlines (engagement_id, milestone, due_at)"
+            " SELECT engagement_id, $15, $16 FROM opened WHERE $15::text IS NOT NULL)"
+            " SELECT * FROM opened",
             engagement_id,
             request_id,
             tier,
@@ -215,13 +230,12 @@ class PostgresStore:
             correlation_id,
             escalated_from,
             confidential,
+            opened_by,
+            audit_detail,
+            milestone,
+            due_at,
         )
-        return EngagementRow.model_validate(dict(record))
-
-    async def has_open_engagement(self, request_id: UUID) -> bool:
-        return await self.conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM engagements WHERE request_id = $1 AND closed_at IS NULL)", request_id
-        )
+        return None if record is None else EngagementRow.model_validate(dict(record))
 
     async def load(self, engagement_id: UUID) -> EngagementRow | None:
         record = await self.conn.fetchrow("SELECT * FROM engagements WHERE engagement_id = $1", engagement_id)

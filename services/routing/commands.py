@@ -187,13 +187,17 @@ async def _apply(
     decision gives up) to the routed provider, the decision joins the history (with the `loads` the policy
     decided against), and its event is published under the request's correlation id."""
     placed = decision.provider.provider_id if decision.provider else None
-    if placed != held:
-        if held is not None:
-            await store.release_place(uow.conn, held)
-        if placed is not None:
-            await store.reserve_place(uow.conn, placed)
+    moves = placed != held
     await store.record_decision(
-        uow.conn, row.request_id, decision, decided_by=decided_by, reason=reason, staff_member=staff_member, loads=loads
+        uow.conn,
+        row.request_id,
+        decision,
+        decided_by=decided_by,
+        released=held if moves else None,
+        reserved=placed if moves else None,
+        reason=reason,
+        staff_member=staff_member,
+        loads=loads,
     )
     event = _announcement(row, decision, decided_by=decided_by, reason=reason)
     uow.publish(Envelope.wrap(event, source=SERVICE, correlation_id=row.correlation_id, causation=cause))

@@ -142,14 +142,6 @@ async def registry(conn: asyncpg.Connection) -> list[ProviderLoad]:
     return _loads(await conn.fetch(f"{_LOADS} ORDER BY tier, provider_id"))
 
 
-async def reserve_place(conn: asyncpg.Connection, provider_id: str) -> None:
-    await conn.execute(
-        "UPDATE providers SET active = active + 1, assigned_total = assigned_total + 1, last_assigned_at = now(),"
-        " updated_at = now() WHERE provider_id = $1",
-        provider_id,
-    )
-
-
 async def release_place(conn: asyncpg.Connection, provider_id: str) -> None:
     await conn.execute(
         "UPDATE providers SET active = greatest(active - 1, 0), updated_at = now() WHERE provider_id = $1", provider_id
@@ -180,22 +172,25 @@ async def record_decision(
     decision: Decision,
     *,
     decided_by: str,
+    released: str | None = None,
+    reserved: str | None = None,
     reason: str | None = None,
     staff_member: str | None = None,
     loads: Sequence[ProviderLoad] | None = None,
 ) -> None:
-    """The decision joins the request's history, with the loads it was made against."""
+    """The decision joins the request's history, with the loads it was made against, and the request's place
+    moves from the provider `released` to the provider `reserved` (either may be None): one statement, since
+    routing decides every request."""
     provider_id = decision.provider.provider_id if decision.provider else None
     tier = decision.tier.value if decision.tier else None
     await conn.execute(
-        "UPDATE requests SET outcome = $2, tier = $3, provider_id = $4, updated_at = now() WHERE request_id = $1",
-        request_id,
-        decision.outcome,
-        tier,
-        provider_id,
-    )
-    await conn.execute(
-        "INSERT INTO decisions (request_id, decided_by, outcome, tier, provider_id, policy_version, rules_fired,"
+        "WITH released AS (UPDATE providers SET active = greatest(active - 1, 0), updated_at = now()"
+        " WHERE provider_id = $13),"
+        " reserved AS (UPDATE providers SET active = active + 1, assigned_total = assigned_total + 1,"
+        " last_assigned_at = now(), updated_at = now() WHERE provider_id = $14),"
+        " decided AS (UPDATE requests SET outcome = $3, tier = $4, provider_id = $5, updated_at = now()"
+        " WHERE request_id = $1)"
+        " INSERT INTO decisions (request_id, decided_by, outcome, tier, provider_id, policy_version, rules_fired,"
         " candidates, review_reasons, reason, staff_member, loads)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         request_id,
@@ -210,16 +205,16 @@ async def record_decision(
         reason,
         staff_member,
         _snapshot(loads) if loads is not None else None,
+        released,
+        reserved,
     )
 
 
 async def record_withdrawal(conn: asyncpg.Connection, request_id: UUID, *, reason: str | None) -> None:
     """The request leaves the queue; its history gains the agency's withdrawal."""
     await conn.execute(
-        "UPDATE requests SET outcome = 'withdrawn', updated_at = now() WHERE request_id = $1", request_id
-    )
-    await conn.execute(
-        "INSERT INTO decisions (request_id, decided_by, outcome, reason) VALUES ($1, 'agency', 'withdrawn', $2)",
+        "WITH withdrawn AS (UPDATE requests SET outcome = 'withdrawn', updated_at = now() WHERE request_id = $1)"
+        " INSERT INTO decisions (request_id, decided_by, outcome, reason) VALUES ($1, 'agency', 'withdrawn', $2)",
         request_id,
         reason,
     )

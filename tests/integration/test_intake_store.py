@@ -21,7 +21,7 @@ from shared.contract.events import AgencySummary, EngagementOpened, ProviderRef
 from shared.contract.requests import RequestForAssistance
 from shared.contract.vocabulary import Tier
 from shared.runtime.outbox import unit_of_work
-from tests.support import sample_request, unique
+from tests.support import sample_request, unique, watch_statements
 
 MIGRATIONS = Path(store.__file__).parent / "migrations"
 
@@ -90,19 +90,6 @@ async def test_two_groups_locking_the_same_keys_in_opposite_orders_are_both_reco
     assert answers[0].request_id == answers[3].request_id
     assert answers[1].request_id == answers[2].request_id
     assert await pool.fetchval("SELECT count(*) FROM requests") == 2
-
-
-async def watch_statements(pool) -> list[str]:
-    """Every statement the pool's connections send from now on (BEGIN and COMMIT included; an executemany is one,
-    its rows pipelined): the round trips of the code under test."""
-    sent: list[str] = []
-    held = [await pool.acquire() for _ in range(pool.get_max_size())]
-    for conn in held:
-        # asyncpg looks up the types of arrays a connection meets for the first time, once, with queries of its own.
-        await conn.execute("SELECT $1::uuid[], $2::timestamptz[], $3::bytea[]", [], [], [])
-        conn.add_query_logger(lambda logged: sent.append(logged.query))
-        await pool.release(conn)
-    return sent
 
 
 def keyed(n: int) -> list[Submission]:

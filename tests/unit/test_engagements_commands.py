@@ -56,10 +56,18 @@ class MemoryStore:
         else:
             self.queues[request_id] = (queue, since, reason)
 
-    async def has_open_engagement(self, request_id: UUID) -> bool:
-        return any(e.request_id == request_id and e.closed_at is None for e in self.engagements.values())
-
-    async def open_engagement(self, *, opened_at: datetime, **fields: Any) -> EngagementRow:
+    async def open_engagement(
+        self,
+        *,
+        opened_at: datetime,
+        opened_by: str,
+        audit_detail: dict,
+        deadline: tuple[str, datetime] | None,
+        **fields: Any,
+    ) -> EngagementRow | None:
+        await self.set_queue(fields["request_id"], None, None, None)
+        if any(e.request_id == fields["request_id"] and e.closed_at is None for e in self.engagements.values()):
+            return None
         opened = EngagementRow(
             **fields,
             opened_at=opened_at,
@@ -71,6 +79,8 @@ class MemoryStore:
             version=1,
         )
         self.engagements[opened.engagement_id] = opened
+        await self.audit(opened.engagement_id, opened_by, "opened", audit_detail)
+        await self.set_deadline(opened.engagement_id, deadline)
         return opened
 
     async def load(self, engagement_id: UUID) -> EngagementRow | None:

@@ -3,8 +3,9 @@
 import pytest
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from shared.runtime.tracing import span_exporters
+from shared.runtime.tracing import span_exporters, tracer_provider
 
 
 def test_no_exporter_unless_asked() -> None:
@@ -33,3 +34,16 @@ def test_several_exporters_and_unknown_ones() -> None:
     ]
     with pytest.raises(ValueError, match="zipkin"):
         span_exporters({"OTEL_TRACES_EXPORTER": "zipkin"})
+
+
+def test_with_no_exporter_spans_are_not_recorded_but_keep_their_ids() -> None:
+    tracer = tracer_provider("intake", []).get_tracer("test")
+    with tracer.start_as_current_span("consume") as current:
+        assert not current.is_recording()
+        assert current.get_span_context().is_valid  # log lines and Kafka headers still name the trace
+
+
+def test_with_an_exporter_spans_are_recorded() -> None:
+    tracer = tracer_provider("intake", [InMemorySpanExporter()]).get_tracer("test")
+    with tracer.start_as_current_span("consume") as current:
+        assert current.is_recording()
