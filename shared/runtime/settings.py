@@ -40,6 +40,11 @@ class ServiceSettings(BaseSettings):
     consumer_max_records: int = Field(default=500, ge=1, le=5000)
     # How long an idle subscriber waits for records (FastStream then also sleeps that long before polling again).
     consumer_batch_timeout_ms: int = Field(default=10, ge=1)
+    # The broker answers a fetch once it holds this many bytes or has waited this long. A batch costs a transaction,
+    # an offset commit and a relay round whatever its size: answering at once gave batches of 2-3 records at a steady
+    # 50 requests/s, and the services' per-batch work took the CPU that the rest needed (docs/benchmarks.md).
+    consumer_fetch_min_bytes: int = Field(default=256 * 1024, ge=1)
+    consumer_fetch_max_wait_ms: int = Field(default=25, ge=0)
     outbox_batch_size: int = Field(default=1000, ge=1)
     # How soon a relay finds events another replica wrote (its own process's writes wake it at once).
     outbox_poll_interval_s: float = Field(default=0.1, gt=0)

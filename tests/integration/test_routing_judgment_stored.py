@@ -26,7 +26,7 @@ from shared.contract.events import (
 from shared.contract.requests import RequestForAssistance
 from shared.contract.vocabulary import Tier
 from shared.runtime.outbox import unit_of_work
-from tests.support import sample_request
+from tests.support import sample_request, watch_statements
 
 POLICY = load_policy(POLICY_FILE)
 HANDLERS = make_handlers(POLICY)
@@ -93,6 +93,24 @@ def critical_response(agency: dict[str, Any]) -> dict[str, Any]:
         },
     )
     return body | {"agency": agency}
+
+
+async def test_a_received_request_is_decided_and_takes_its_place_in_eight_statements(routing_pool):
+    def places(loads) -> dict[str, tuple[int, int]]:
+        return {load.record.provider_id: (load.active, load.assigned_total) for load in loads}
+
+    before = places(await store.registry(routing_pool))
+    sent = await watch_statements(routing_pool)
+
+    request_id = await submitted(routing_pool, sample_request())
+
+    # BEGIN, the request, the loads (locked), the agency's history (two), the decision with the place it takes (one;
+    # it was three), the outbox, COMMIT.
+    assert len(sent) == 8, sent
+    decision = await latest(routing_pool, request_id)
+    assert decision["outcome"] == "routed"
+    active, assigned = before[decision["provider_id"]]
+    assert places(await store.registry(routing_pool))[decision["provider_id"]] == (active + 1, assigned + 1)
 
 
 async def test_a_second_critical_response_of_an_agency_goes_to_staff_naming_the_first_others_are_routed(
