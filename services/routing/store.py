@@ -142,10 +142,12 @@ async def registry(conn: asyncpg.Connection) -> list[ProviderLoad]:
     return _loads(await conn.fetch(f"{_LOADS} ORDER BY tier, provider_id"))
 
 
+# A provider's place given back (an engagement closed, or a decision moved the request elsewhere); `$n` names it.
+_RELEASE_PLACE = "UPDATE providers SET active = greatest(active - 1, 0), updated_at = now() WHERE provider_id = ${}"
+
+
 async def release_place(conn: asyncpg.Connection, provider_id: str) -> None:
-    await conn.execute(
-        "UPDATE providers SET active = greatest(active - 1, 0), updated_at = now() WHERE provider_id = $1", provider_id
-    )
+    await conn.execute(_RELEASE_PLACE.format(1), provider_id)
 
 
 async def record_request(
@@ -184,8 +186,7 @@ async def record_decision(
     provider_id = decision.provider.provider_id if decision.provider else None
     tier = decision.tier.value if decision.tier else None
     await conn.execute(
-        "WITH released AS (UPDATE providers SET active = greatest(active - 1, 0), updated_at = now()"
-        " WHERE provider_id = $13),"
+        f"WITH released AS ({_RELEASE_PLACE.format(13)}),"
         " reserved AS (UPDATE providers SET active = active + 1, assigned_total = assigned_total + 1,"
         " last_assigned_at = now(), updated_at = now() WHERE provider_id = $14),"
         " decided AS (UPDATE requests SET outcome = $3, tier = $4, provider_id = $5, updated_at = now()"
